@@ -1,0 +1,91 @@
+"""The ``momentor`` command line: one entry point, one verb per pipeline step.
+
+Every verb is a thin shell over a function in the package; the DVC stages, KFP components and Airflow tasks
+call these verbs (or the functions behind them) and hold no logic of their own. Each concern registers its
+own verbs in a ``commands`` module listed in :data:`COMMAND_MODULES`; heavy imports happen inside the
+handlers, so ``momentor --help`` is fast.
+
+Common options on every verb: ``--params FILE`` (default ``params.yaml``) and ``-S key.path=value``
+(repeatable), the same override form as ``dvc exp run -S``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+
+from momentor import config as config_lib
+
+#: Modules that define ``register(subparsers, common)``; each adds its verbs.
+COMMAND_MODULES = (
+    "momentor.model.commands",
+    "momentor.data.commands",
+    "momentor.validate.commands",
+    "momentor.train.commands",
+    "momentor.eval.commands",
+    "momentor.export.commands",
+    "momentor.pipeline_commands",
+)
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Options every verb takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--params", default="params.yaml", help="config file (default: params.yaml)")
+    common.add_argument(
+        "-S",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. -S model.preset=tiny (repeatable)",
+    )
+    return common
+
+
+def load_config(args: argparse.Namespace) -> config_lib.Config:
+    """The resolved config of a verb's arguments."""
+    return config_lib.load(args.params, args.overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="momentor", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    common = common_parser()
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # a concern that has no verbs yet
+                continue
+            raise
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    handler: Callable[[argparse.Namespace], int | None] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except config_lib.ConfigError as err:
+        print(f"momentor {args.verb}: config error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

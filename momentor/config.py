@@ -1,0 +1,353 @@
+"""One typed config, loaded from ``params.yaml``.
+
+``params.yaml`` holds every default once. DVC reads it natively; here it is loaded into the dataclasses
+below and validated on load: an unknown key, a value of the wrong type or a value outside its allowed set
+is a :class:`ConfigError` that names the key path and says what is allowed. Overrides are ``key.path=value``
+strings (the value is parsed as YAML), the same form as ``dvc exp run -S``.
+
+Each section belongs to one concern of the package (``model``, ``data``, ``train``, ...). A section's
+dataclass is the single place its keys are declared; give every field a default so that a partial
+``params.yaml`` is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value that is not allowed; the message names it and what to do."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# sections
+
+
+@dataclass
+class ModelConfig:
+    """The model: a preset (``tiny``, ``cpu``, ``paper``) plus overrides of its defaults."""
+
+    preset: Literal["tiny", "cpu", "paper"] = "cpu"
+    num_frames: int | None = None  # M; None = the preset's
+    num_temporal_tokens: int | None = None  # N; None = the preset's
+    encoder_path: str | None = None  # local folder or hub id of the frame encoder (paper preset)
+    llm_path: str | None = None  # local folder or hub id of the LLM (paper preset)
+    ntp: bool = True  # neighboring token propagation (ablation switch)
+    interpolation: bool = True  # continuous timestamps by interpolation; False = nearest token (ablation)
+    timestamps: Literal["tokens", "text"] = "tokens"  # text = the text-seconds baseline (ablation)
+    dtype: Literal["float32", "bfloat16"] = "float32"  # storage dtype of the frozen LLM and encoder
+
+
+@dataclass
+class PathsConfig:
+    """Where the pipeline reads and writes, relative to the project root."""
+
+    raw: str = "data"  # raw videos + annotations, tracked by data.dvc
+    work: str = "work"  # every pipeline output (features, manifests, checkpoints, metrics)
+    cache: str = "~/.cache/momentor"  # converted weights and feature caches shared between runs
+
+
+@dataclass
+class SampleCorpusConfig:
+    """The embedded sample corpus built by ``momentor sample-data``."""
+
+    seed: int = 0
+    num_videos: int = 48
+    min_events: int = 2
+    max_events: int = 4
+    fps: int = 8
+    size: int = 160  # square frame side in pixels
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15})
+
+
+@dataclass
+class DataConfig:
+    """Ingestion: decoding, frame sampling and feature extraction."""
+
+    sample: SampleCorpusConfig = field(default_factory=SampleCorpusConfig)
+    feature_batch_size: int = 32
+    feature_backend: Literal["torch", "onnx"] = "torch"
+    feature_bf16: bool = True  # bf16 autocast for the frozen encoder on CPUs that support it
+    past_end_policy: Literal["clip", "drop", "keep"] = "clip"  # annotations that end after the video
+
+
+@dataclass
+class EngineConfig:
+    """The Moment-10M data engine: boundaries, instance tracks, instructions."""
+
+    boundary_sigma: float = 1.0  # Gaussian smoothing of scene scores, in frames
+    boundary_threshold: float = 0.3  # peak height, relative to the largest score
+    merge_similarity: float = 0.9  # cosine similarity above which adjacent segments merge
+    boundary_tolerance_s: float = 1.0  # tolerance of the boundary precision/recall report
+    min_instruction_score: float = 0.0
+    tasks: list[str] = field(
+        default_factory=lambda: [
+            "segment_captioning",
+            "segment_qa",
+            "instance_qa",
+            "direct_segment_localization",
+            "inferential_segment_localization",
+            "composite_segment_retrieval",
+            "instance_activity_summarization",
+            "cross_segment_qa",
+        ]
+    )
+
+
+@dataclass
+class ValidateConfig:
+    """Great Expectations validation of the manifest, instructions and features."""
+
+    stop_on_failure: bool = True
+
+
+@dataclass
+class DeepSpeedConfig:
+    """What the DeepSpeed JSON config is derived from."""
+
+    zero_stage: Literal[0, 1, 2, 3] = 0
+    bf16: bool = True
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class StageConfig:
+    """One training stage's schedule."""
+
+    enabled: bool = True
+    epochs: float = 1.0
+    max_steps: int | None = None  # stop after this many optimizer steps (None = epochs decide)
+    lr: float = 1e-3
+
+
+@dataclass
+class TrainConfig:
+    """Training recipe shared by all stages (the paper's recipe is the ``paper`` preset's default)."""
+
+    seed: int = 0
+    micro_batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.01
+    max_length: int = 2048
+    checkpoint_every: int = 50
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
+    gesm: StageConfig = field(default_factory=StageConfig)
+    instruct: StageConfig = field(default_factory=StageConfig)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation conventions (METHOD.md §4)."""
+
+    iou_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
+    iou_inclusive: bool = True  # R@1 counts IoU >= threshold (False: strict >)
+    iou_round: int | None = None  # round IoU to this many decimals before thresholding (None: no rounding)
+    clip_to_duration: bool = True  # clip ground truth and predictions to [0, duration]
+    max_new_tokens: int = 48
+
+
+@dataclass
+class GateConfig:
+    """Promotion gate: absolute floors plus non-regression against the champion."""
+
+    floors: dict[str, float] = field(default_factory=lambda: {"grounding.R1@0.5": 0.0})
+    max_regression: float = 0.0  # allowed drop against the champion, in metric points
+    champion: str = "champion"  # folder, relative to paths.work, where the promoted model lives
+
+
+@dataclass
+class ExportConfig:
+    """ONNX export of the frame encoder."""
+
+    opset: int = 18
+    atol: float = 1e-4
+
+
+@dataclass
+class PipelineConfig:
+    """Orchestration: schedule and remote endpoints."""
+
+    schedule: str = "0 3 * * 1"  # cron of the scheduled retraining
+    kfp_endpoint: str | None = None
+
+
+@dataclass
+class Config:
+    """The whole resolved config."""
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    validate: ValidateConfig = field(default_factory=ValidateConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loading and validation
+
+
+def _check(value: Any, tp: Any, key: str) -> Any:
+    """Return ``value`` converted to ``tp``, or raise a ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} keys, got {value!r}")
+        return _build(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ConfigError(f"{key}: may not be null")
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {tp}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed or type(value) is not type(next(a for a in allowed if a == value)):
+            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_check(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        ktp, vtp = typing.get_args(tp)
+        return {_check(k, ktp, key): _check(v, vtp, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"config type {tp} of {key} is not supported")  # a bug in this module, not in the input
+
+
+def _build(cls: type, raw: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown config key {where}{unknown[0]!s}; allowed keys here: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _check(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key.path=value")
+    key, _, raw = text.partition("=")
+    if not key.strip():
+        raise ConfigError(f"override {text!r} has no key")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def _apply_override(raw: dict, path: list[str], value: Any) -> None:
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {'.'.join(path)}: {part} is not a section")
+    node[path[-1]] = value
+
+
+def from_dict(raw: dict | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Build and validate a Config from a mapping plus ``key.path=value`` overrides."""
+    raw = dict(raw or {})
+    raw = _deep_copy(raw)
+    for text in overrides:
+        _apply_override(raw, *parse_override(text))
+    cfg = _build(Config, raw)
+    _validate_values(cfg)
+    return cfg
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+def _validate_values(cfg: Config) -> None:
+    """Checks of values that the types alone cannot express."""
+    minimum = {
+        "model.num_frames": (cfg.model.num_frames, 2),
+        "model.num_temporal_tokens": (cfg.model.num_temporal_tokens, 2),
+        "train.micro_batch_size": (cfg.train.micro_batch_size, 1),
+        "train.gradient_accumulation_steps": (cfg.train.gradient_accumulation_steps, 1),
+        "data.feature_batch_size": (cfg.data.feature_batch_size, 1),
+    }
+    for key, (value, least) in minimum.items():
+        if value is not None and value < least:
+            raise ConfigError(f"{key}: {value} is too small; use a value of at least {least}")
+    for name in ("align", "gesm", "instruct"):
+        stage = getattr(cfg.train, name)
+        if stage.lr <= 0:
+            raise ConfigError(f"train.{name}.lr: {stage.lr} must be positive")
+    if not 0 <= cfg.train.warmup_ratio < 1:
+        raise ConfigError(f"train.warmup_ratio: {cfg.train.warmup_ratio} must be in [0, 1)")
+    splits = cfg.data.sample.splits
+    if abs(sum(splits.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"data.sample.splits: fractions {splits} must sum to 1")
+
+
+def load(path: str | Path | None = "params.yaml", overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load ``params.yaml`` (or only defaults when ``path`` is None) and apply overrides."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist; run from the project root or pass --params")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+    return from_dict(raw, overrides)
+
+
+def to_dict(cfg: Any) -> dict:
+    """The resolved config as plain data (for saving next to checkpoints and metrics)."""
+    return dataclasses.asdict(cfg)
+
+
+def dump(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from momentor import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_params_yaml_is_exactly_the_defaults():
+    # params.yaml holds every default once; the dataclasses must not drift from it
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert raw == config.to_dict(config.Config())
+    assert config.load(ROOT / "params.yaml") == config.Config()
+
+
+def test_override_sets_nested_value_with_yaml_types():
+    cfg = config.from_dict({}, ["model.preset=tiny", "train.gesm.max_steps=3", "eval.iou_round=2"])
+    assert cfg.model.preset == "tiny"
+    assert cfg.train.gesm.max_steps == 3
+    assert cfg.eval.iou_round == 2
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("model.presett=tiny", "unknown config key model.presett"),
+        ("model.preset=huge", "model.preset: 'huge' is not allowed"),
+        ("train.micro_batch_size=two", "train.micro_batch_size: expected a whole number"),
+        ("train.micro_batch_size=0", "train.micro_batch_size: 0 is too small"),
+        ("model.ntp=1", "model.ntp: expected true or false"),
+        ("data.sample.splits={train: 0.5, val: 0.1, test: 0.1}", "must sum to 1"),
+        ("nokey", "not of the form key.path=value"),
+    ],
+)
+def test_bad_values_name_the_key(override, fragment):
+    with pytest.raises(config.ConfigError, match=None) as err:
+        config.from_dict({}, [override])
+    assert fragment in str(err.value)
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(config.ConfigError, match="--params"):
+        config.load(tmp_path / "nope.yaml")
