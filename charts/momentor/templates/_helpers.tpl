@@ -1,0 +1,206 @@
+{{/* Names, labels and the pieces every momentor pod shares. */}}
+
+{{- define "momentor.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "momentor.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "momentor.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "momentor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "momentor.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "momentor.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: momentor
+{{- end }}
+
+{{- define "momentor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "momentor.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "momentor.paramsConfigMap" -}}
+{{- printf "%s-params" (include "momentor.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "momentor.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The KFP endpoint every submit uses: params.pipeline.kfp_endpoint, the project's own key. */}}
+{{- define "momentor.kfpEndpoint" -}}
+{{- $pipeline := default dict .Values.params.pipeline }}
+{{- required "params.pipeline.kfp_endpoint is empty: set it to the KFP API URL (e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888) or disable schedule and submitJob" $pipeline.kfp_endpoint }}
+{{- end }}
+
+{{/* `-S key=value` arguments, one list item per token. */}}
+{{- define "momentor.overrideArgs" -}}
+{{- range . }}
+- -S
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Env of every momentor container: secrets by reference only (secretKeyRef), never by value. */}}
+{{- define "momentor.env" -}}
+- name: PYTHONUNBUFFERED
+  value: "1"
+- name: TMPDIR
+  value: /tmp
+{{- if .Values.kfp.existingSecret }}
+- name: KFP_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kfp.existingSecret }}
+      key: {{ .Values.kfp.tokenKey }}
+{{- end }}
+{{- if .Values.kfp.serviceAccountToken }}
+- name: KF_PIPELINES_SA_TOKEN_PATH
+  value: /var/run/secrets/kubeflow/pipelines/token
+{{- end }}
+{{- with .Values.s3 }}
+{{- if .existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .secretAccessKeyKey }}
+{{- end }}
+{{- if .endpointUrl }}
+- name: AWS_ENDPOINT_URL
+  value: {{ .endpointUrl | quote }}
+{{- end }}
+{{- if .region }}
+- name: AWS_DEFAULT_REGION
+  value: {{ .region | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Writable scratch under a read-only root filesystem: /tmp and the home cache (~/.cache/momentor,
+     Hugging Face), plus the params file. */}}
+{{- define "momentor.volumeMounts" -}}
+- name: params
+  mountPath: /etc/momentor
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+- name: cache
+  mountPath: /home/mpiuser/.cache
+{{- if .Values.kfp.serviceAccountToken }}
+- name: kfp-token
+  mountPath: /var/run/secrets/kubeflow/pipelines
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "momentor.volumes" -}}
+- name: params
+  configMap:
+    name: {{ include "momentor.paramsConfigMap" . }}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.scratch.tmpSizeLimit }}
+- name: cache
+  emptyDir:
+    sizeLimit: {{ .Values.scratch.cacheSizeLimit }}
+{{- if .Values.kfp.serviceAccountToken }}
+- name: kfp-token
+  projected:
+    sources:
+      - serviceAccountToken:
+          path: token
+          audience: pipelines.kubeflow.org
+          expirationSeconds: 3600
+{{- end }}
+{{- end }}
+
+{{/* The pod template of a submit (CronJob and Job share it): `momentor pipeline submit`. */}}
+{{- define "momentor.submitPodTemplate" -}}
+{{- $ := .root -}}
+metadata:
+  labels:
+    {{- include "momentor.labels" $ | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+    {{- with $.Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $.Values.podAnnotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "momentor.serviceAccountName" $ }}
+  {{- /* a projected KFP token needs no automounted API token: it is its own volume */}}
+  automountServiceAccountToken: {{ $.Values.serviceAccount.automountToken }}
+  restartPolicy: Never
+  securityContext:
+    {{- toYaml $.Values.podSecurityContext | nindent 4 }}
+  {{- with $.Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: submit
+      image: {{ include "momentor.image" $ }}
+      imagePullPolicy: {{ $.Values.image.pullPolicy }}
+      workingDir: /tmp
+      args:
+        - pipeline
+        - submit
+        - --params
+        - /etc/momentor/params.yaml
+        - --endpoint
+        - {{ include "momentor.kfpEndpoint" $ | quote }}
+        - --experiment
+        - {{ $.Values.kfp.experiment | quote }}
+        {{- with .overrides }}
+        {{- include "momentor.overrideArgs" . | trim | nindent 8 }}
+        {{- end }}
+      env:
+        {{- include "momentor.env" $ | nindent 8 }}
+      securityContext:
+        {{- toYaml $.Values.securityContext | nindent 8 }}
+      resources:
+        {{- toYaml $.Values.resources | nindent 8 }}
+      volumeMounts:
+        {{- include "momentor.volumeMounts" $ | nindent 8 }}
+  volumes:
+    {{- include "momentor.volumes" $ | nindent 4 }}
+  {{- with $.Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $.Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $.Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
