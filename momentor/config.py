@@ -65,6 +65,20 @@ class SampleCorpusConfig:
     fps: int = 8
     size: int = 160  # square frame side in pixels
     splits: dict[str, float] = field(default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15})
+    real_fraction: float = 0.3  # chance that an event is a shot of a real clip instead of a rendered scene
+    queries_per_event: int = 3  # grounding phrasings per event (1-4)
+
+
+@dataclass
+class SourceConfig:
+    """One annotation source for ``momentor ingest`` (a file, or the folder that holds its files)."""
+
+    format: Literal[
+        "sample", "charades_sta", "activitynet_captions", "qvhighlights", "youcook2", "breakfast", "moment10m", "gesm"
+    ] = "sample"
+    path: str = "data/sample"
+    split: str | None = None  # None = the split the source's files say (see momentor.data.formats)
+    videos: str | None = None  # folder of the videos named <video_id>.<ext>; None = annotations only
 
 
 @dataclass
@@ -76,6 +90,8 @@ class DataConfig:
     feature_backend: Literal["torch", "onnx"] = "torch"
     feature_bf16: bool = True  # bf16 autocast for the frozen encoder on CPUs that support it
     past_end_policy: Literal["clip", "drop", "keep"] = "clip"  # annotations that end after the video
+    seek_gap_s: float = 4.0  # decoding seeks instead of decoding through gaps longer than this
+    sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig()])  # what `momentor ingest` reads
 
 
 @dataclass
