@@ -1,0 +1,163 @@
+"""What the chart's objects do: the params ConfigMap is a params.yaml that momentor accepts, the CronJob and
+Job run `momentor pipeline submit`, the TrainJob runs `momentor train` on the DeepSpeed runtime."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from momentor import config as config_lib
+from tests.charts.chart_rendering import CHART, CI_VALUES, ROOT, override_args, pod_specs
+
+VALUES_FILES = [None, *CI_VALUES]
+IDS = ["defaults", *(p.stem for p in CI_VALUES)]
+
+
+def only(objects: list[dict], kind: str) -> dict:
+    (obj,) = [o for o in objects if o["kind"] == kind]
+    return obj
+
+
+def submit_containers(objects: list[dict]) -> list[dict]:
+    return [c for o in objects if o["kind"] in ("CronJob", "Job") for _, spec in pod_specs(o) for c in spec["containers"]]
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)
+def test_params_configmap_and_every_override_load_in_momentor(render, values_file, tmp_path):
+    """The mounted params.yaml, with each pod's -S overrides, is a config momentor accepts."""
+    objects = render(values_file)
+    params = tmp_path / "params.yaml"
+    params.write_text(only(objects, "ConfigMap")["data"]["params.yaml"])
+    argument_lists = [c["args"] for c in submit_containers(objects)]
+    argument_lists += [o["spec"]["trainer"]["command"] for o in objects if o["kind"] == "TrainJob"]
+    for args in [[], *argument_lists]:
+        cfg = config_lib.load(params, override_args(args))
+        assert cfg.pipeline.schedule
+
+
+def test_configmap_holds_the_values_params(render):
+    objects = render(CHART / "ci" / "training-gpu.yaml")
+    params = yaml.safe_load(only(objects, "ConfigMap")["data"]["params.yaml"])
+    assert params["model"]["preset"] == "paper"
+    assert params["train"]["deepspeed"] == {"zero_stage": 2, "bf16": True, "gradient_checkpointing": True}
+    cfg = config_lib.from_dict(params)
+    assert (cfg.model.preset, cfg.train.deepspeed.zero_stage) == ("paper", 2)
+    assert cfg.train.micro_batch_size == config_lib.Config().train.micro_batch_size  # left out: package default
+
+
+def test_default_params_are_a_subset_of_the_project_params_with_its_schedule():
+    """The chart's params are project keys, and its schedule is the project's (one cron, in params)."""
+    chart_params = yaml.safe_load((CHART / "values.yaml").read_text())["params"]
+    project = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+    def missing(sub: dict, full: dict, prefix: str = "") -> list[str]:
+        out = []
+        for key, value in sub.items():
+            if key not in full:
+                out.append(prefix + key)
+            elif isinstance(value, dict):
+                out += missing(value, full[key], f"{prefix}{key}.")
+        return out
+
+    assert missing(chart_params, project) == []
+    assert chart_params["pipeline"]["schedule"] == project["pipeline"]["schedule"]
+
+
+def test_schema_params_sections_are_the_config_sections():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    sections = set(schema["properties"]["params"]["properties"])
+    assert sections == {f.name for f in dataclasses.fields(config_lib.Config)}
+
+
+@pytest.mark.parametrize("values_file", [None, CHART / "ci" / "submit-job.yaml"], ids=["defaults", "submit-job"])
+def test_submitters_run_pipeline_submit_with_endpoint_experiment_and_overrides(render, values_file):
+    objects = render(values_file)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    if values_file is not None:
+        values = merge(values, yaml.safe_load(values_file.read_text()))
+    for obj in objects:
+        if obj["kind"] not in ("CronJob", "Job"):
+            continue
+        (container,) = pod_specs(obj)[0][1]["containers"]
+        section = values["schedule" if obj["kind"] == "CronJob" else "submitJob"]
+        endpoint = values["params"]["pipeline"]["kfp_endpoint"]
+        expected = ["pipeline", "submit", "--params", "/etc/momentor/params.yaml", "--endpoint", endpoint]
+        expected += ["--experiment", values["kfp"]["experiment"]]
+        expected += [item for override in section["overrides"] for item in ("-S", override)]
+        assert container["args"] == expected
+        assert container["image"] == f"momentor:{yaml.safe_load((CHART / 'Chart.yaml').read_text())['appVersion']}"
+        if obj["kind"] == "CronJob":
+            assert obj["spec"]["schedule"] == values["params"]["pipeline"]["schedule"]
+            assert obj["spec"]["concurrencyPolicy"] == "Forbid"
+        else:
+            assert obj["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+
+
+def test_multi_user_kfp_gets_a_projected_token_with_the_pipelines_audience(render):
+    objects = render(CHART / "ci" / "submit-job.yaml")
+    for _, spec in [s for o in objects for s in pod_specs(o)]:
+        (token,) = [v for v in spec["volumes"] if v["name"] == "kfp-token"]
+        assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "pipelines.kubeflow.org"
+        (container,) = spec["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "kfp-token")
+        assert env["KF_PIPELINES_SA_TOKEN_PATH"] == mount["mountPath"] + "/token"
+
+
+def test_trainjob_runs_instruction_tuning_on_the_deepspeed_runtime(render):
+    objects = render(CHART / "ci" / "training-gpu.yaml")
+    job = only(objects, "TrainJob")
+    spec = job["spec"]
+    assert job["apiVersion"] == "trainer.kubeflow.org/v1alpha1"
+    assert spec["runtimeRef"] == {
+        "apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime", "name": "deepspeed-distributed"
+    }
+    trainer = spec["trainer"]
+    assert trainer["numNodes"] == 4
+    # GPUs from values, in requests and limits alike (extended resources cannot overcommit)
+    assert trainer["resourcesPerNode"]["limits"]["nvidia.com/gpu"] == 8
+    assert trainer["resourcesPerNode"]["requests"]["nvidia.com/gpu"] == 8
+    command = trainer["command"]
+    assert command[:2] == ["bash", "-c"] and "mpirun" in command[2] and "/etc/mpi/hostfile" in command[2]
+    assert command[3:] == ["momentor-launch", "train", "--params", "/etc/momentor/params.yaml", "--stage", "instruct"]
+    # every rank gets the torch.distributed variables from Open MPI's
+    for variable in ("RANK=$OMPI_COMM_WORLD_RANK", "LOCAL_RANK=$OMPI_COMM_WORLD_LOCAL_RANK",
+                     "WORLD_SIZE=$OMPI_COMM_WORLD_SIZE", "MASTER_ADDR"):
+        assert variable in command[2]
+    syntax = subprocess.run(["bash", "-n", "-c", command[2]], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    env = {e["name"]: e for e in trainer["env"]}
+    assert env["MASTER_PORT"]["value"] == "29500"
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "momentor-s3"
+    # launcher and nodes: same params, workspace PVC, shared memory, GPU node placement
+    patched = dict(pod_specs(job))
+    assert set(patched) == {"TrainJob/launcher", "TrainJob/node"}
+    for pod in patched.values():
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["workspace"]["persistentVolumeClaim"]["claimName"] == "momentor-work"
+        assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "64Gi"}
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+        (container,) = pod["containers"]
+        assert container["name"] == "node"  # the runtime's trainer container
+        assert {"/workspace", "/etc/momentor", "/dev/shm"} <= {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_training_is_off_by_default_and_on_cpu_has_no_gpu(render):
+    assert "TrainJob" not in {o["kind"] for o in render(None)}
+    job = only(render(CHART / "ci" / "training.yaml"), "TrainJob")
+    resources = job["spec"]["trainer"]["resourcesPerNode"]
+    assert not any("gpu" in name for part in resources.values() for name in part)
+    assert job["metadata"]["name"] == "rel-momentor-train-instruct-smoke-1"
+    assert override_args(job["spec"]["trainer"]["command"]) == ["model.preset=cpu", "train.instruct.max_steps=50"]
+
+
+def merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
