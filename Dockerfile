@@ -19,7 +19,7 @@
 FROM apache/airflow:3.3.2-python3.11 AS airflow
 RUN pip install --no-cache-dir "apache-airflow==3.3.2" "apache-airflow-providers-cncf-kubernetes==10.25.0"
 
-# --- the momentor image --------------------------------------------------------------------------------------
+# --- the momentor image ------------------------------------------------------------------------------------
 FROM python:3.11-slim AS momentor
 
 # torch goes in first, from its own index, so the lock's torch==2.13.0 is already satisfied (2.13.0+cpu
@@ -49,15 +49,16 @@ RUN groupadd --gid 1000 mpiuser \
     && useradd --uid 1000 --gid 1000 --create-home --home-dir /home/mpiuser --shell /bin/bash mpiuser \
     && mkdir -p /workspace && chown 1000:1000 /workspace
 
-# sshd as a non-root user under a read-only root filesystem: the host key is the TrainJob's MPI key (mounted at
-# ~/.ssh by the Trainer), the pid file lives in /tmp, and the runtime's readiness probe checks port 2222.
+# sshd as a non-root user under a read-only root filesystem: the host key is the TrainJob's MPI key (the
+# Trainer mounts it at ~/.ssh), the pid file lives in /tmp; the runtime's readiness probe checks port 2222.
 RUN if [ "$MPI" = "true" ]; then \
         printf '%s\n' 'Port 2222' 'HostKey /home/mpiuser/.ssh/id_rsa' \
             'AuthorizedKeysFile /home/mpiuser/.ssh/authorized_keys' 'PidFile /tmp/sshd.pid' \
             'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' 'StrictModes no' \
             > /home/mpiuser/.sshd_config \
         && printf '%s\n' 'Host *' '    Port 2222' '    StrictHostKeyChecking no' \
-            '    UserKnownHostsFile /dev/null' '    LogLevel ERROR' > /etc/ssh/ssh_config.d/momentor-mpi.conf \
+            '    UserKnownHostsFile /dev/null' '    LogLevel ERROR' \
+            > /etc/ssh/ssh_config.d/momentor-mpi.conf \
         && mkdir -p /run/sshd && chown 1000:1000 /home/mpiuser/.sshd_config; \
     fi
 

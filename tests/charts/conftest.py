@@ -32,7 +32,9 @@ def render(helm: Path) -> Callable[..., list[dict]]:
     """``render(values_file=None, release="rel", sets=())`` -> the rendered objects, hooks included."""
     cache: dict[tuple, list[dict]] = {}
 
-    def _render(values_file: Path | None = None, release: str = "rel", sets: tuple[str, ...] = ()) -> list[dict]:
+    def _render(
+        values_file: Path | None = None, release: str = "rel", sets: tuple[str, ...] = ()
+    ) -> list[dict]:
         key = (values_file, release, sets)
         if key not in cache:
             args = ["template", release, str(CHART), "--namespace", "ml", "--kube-version", KUBE_VERSION]

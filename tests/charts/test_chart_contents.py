@@ -23,7 +23,8 @@ def only(objects: list[dict], kind: str) -> dict:
 
 
 def submit_containers(objects: list[dict]) -> list[dict]:
-    return [c for o in objects if o["kind"] in ("CronJob", "Job") for _, spec in pod_specs(o) for c in spec["containers"]]
+    submitters = [o for o in objects if o["kind"] in ("CronJob", "Job")]
+    return [c for o in submitters for _, spec in pod_specs(o) for c in spec["containers"]]
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)
@@ -46,7 +47,8 @@ def test_configmap_holds_the_values_params(render):
     assert params["train"]["deepspeed"] == {"zero_stage": 2, "bf16": True, "gradient_checkpointing": True}
     cfg = config_lib.from_dict(params)
     assert (cfg.model.preset, cfg.train.deepspeed.zero_stage) == ("paper", 2)
-    assert cfg.train.micro_batch_size == config_lib.Config().train.micro_batch_size  # left out: package default
+    # a key left out keeps the package default
+    assert cfg.train.micro_batch_size == config_lib.Config().train.micro_batch_size
 
 
 def test_default_params_are_a_subset_of_the_project_params_with_its_schedule():
@@ -73,7 +75,9 @@ def test_schema_params_sections_are_the_config_sections():
     assert sections == {f.name for f in dataclasses.fields(config_lib.Config)}
 
 
-@pytest.mark.parametrize("values_file", [None, CHART / "ci" / "submit-job.yaml"], ids=["defaults", "submit-job"])
+@pytest.mark.parametrize(
+    "values_file", [None, CHART / "ci" / "submit-job.yaml"], ids=["defaults", "submit-job"]
+)
 def test_submitters_run_pipeline_submit_with_endpoint_experiment_and_overrides(render, values_file):
     objects = render(values_file)
     values = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -89,7 +93,8 @@ def test_submitters_run_pipeline_submit_with_endpoint_experiment_and_overrides(r
         expected += ["--experiment", values["kfp"]["experiment"]]
         expected += [item for override in section["overrides"] for item in ("-S", override)]
         assert container["args"] == expected
-        assert container["image"] == f"momentor:{yaml.safe_load((CHART / 'Chart.yaml').read_text())['appVersion']}"
+        app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+        assert container["image"] == f"momentor:{app_version}"
         if obj["kind"] == "CronJob":
             assert obj["spec"]["schedule"] == values["params"]["pipeline"]["schedule"]
             assert obj["spec"]["concurrencyPolicy"] == "Forbid"
@@ -123,7 +128,9 @@ def test_trainjob_runs_instruction_tuning_on_the_deepspeed_runtime(render):
     assert trainer["resourcesPerNode"]["requests"]["nvidia.com/gpu"] == 8
     command = trainer["command"]
     assert command[:2] == ["bash", "-c"] and "mpirun" in command[2] and "/etc/mpi/hostfile" in command[2]
-    assert command[3:] == ["momentor-launch", "train", "--params", "/etc/momentor/params.yaml", "--stage", "instruct"]
+    assert command[3:] == [
+        "momentor-launch", "train", "--params", "/etc/momentor/params.yaml", "--stage", "instruct"
+    ]
     # every rank gets the torch.distributed variables from Open MPI's
     for variable in ("RANK=$OMPI_COMM_WORLD_RANK", "LOCAL_RANK=$OMPI_COMM_WORLD_LOCAL_RANK",
                      "WORLD_SIZE=$OMPI_COMM_WORLD_SIZE", "MASTER_ADDR"):
@@ -144,7 +151,8 @@ def test_trainjob_runs_instruction_tuning_on_the_deepspeed_runtime(render):
         assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
         (container,) = pod["containers"]
         assert container["name"] == "node"  # the runtime's trainer container
-        assert {"/workspace", "/etc/momentor", "/dev/shm"} <= {m["mountPath"] for m in container["volumeMounts"]}
+        mounted = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/workspace", "/etc/momentor", "/dev/shm"} <= mounted
 
 
 def test_training_is_off_by_default_and_on_cpu_has_no_gpu(render):
@@ -153,11 +161,13 @@ def test_training_is_off_by_default_and_on_cpu_has_no_gpu(render):
     resources = job["spec"]["trainer"]["resourcesPerNode"]
     assert not any("gpu" in name for part in resources.values() for name in part)
     assert job["metadata"]["name"] == "rel-momentor-train-instruct-smoke-1"
-    assert override_args(job["spec"]["trainer"]["command"]) == ["model.preset=cpu", "train.instruct.max_steps=50"]
+    overrides = override_args(job["spec"]["trainer"]["command"])
+    assert overrides == ["model.preset=cpu", "train.instruct.max_steps=50"]
 
 
 def merge(base: dict, override: dict) -> dict:
     out = dict(base)
     for key, value in override.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        both_dicts = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = merge(base[key], value) if both_dicts else value
     return out

@@ -7,7 +7,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.charts.chart_rendering import CHART, CI_VALUES, KUBE_VERSION, pod_specs, run_helm, trainjob_validator
+from tests.charts.chart_rendering import (
+    CHART,
+    CI_VALUES,
+    KUBE_VERSION,
+    pod_specs,
+    run_helm,
+    trainjob_validator,
+)
 
 VALUES_FILES = [None, *CI_VALUES]
 IDS = ["defaults", *(p.stem for p in CI_VALUES)]
@@ -30,7 +37,10 @@ def test_every_rendered_object_validates(render, values_file):
     for obj in objects:
         if obj["kind"] == "TrainJob":
             # a CRD: not in the Kubernetes schemas; checked against the Trainer API's schema instead
-            errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in trainjobs.iter_errors(obj)]
+            errors = [
+                f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in trainjobs.iter_errors(obj)
+            ]
             assert not errors, errors
         else:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
@@ -97,11 +107,17 @@ def test_rbac_grants_only_reading_the_params_configmap(render):
     (role,) = [o for o in objects if o["kind"] == "Role"]
     (configmap,) = [o for o in objects if o["kind"] == "ConfigMap"]
     assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [configmap["metadata"]["name"]], "verbs": ["get"]}
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [configmap["metadata"]["name"]],
+            "verbs": ["get"],
+        }
     ]
     (binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
     (account,) = [o for o in objects if o["kind"] == "ServiceAccount"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "ml"}]
+    subject = {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "ml"}
+    assert binding["subjects"] == [subject]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert account["automountServiceAccountToken"] is False
 
