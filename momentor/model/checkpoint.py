@@ -1,0 +1,89 @@
+"""Checkpoints: only the trainable tensors (safetensors) with the resolved config beside them.
+
+A checkpoint folder holds ``trainable.safetensors`` (projection, temporal tables, boundary embeddings: a few
+MB even for the paper model, since the LLM and the encoder are frozen and rebuilt from their own weights) and
+``config.yaml`` (the whole resolved config). Loading reads tensors with safetensors and YAML with
+``safe_load``: nothing is ever unpickled. Writes go to a temporary folder renamed into place, so a killed
+write never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from safetensors.torch import load_file, save_file
+
+from momentor import config as config_lib
+from momentor.model.momentor import Momentor
+
+WEIGHTS = "trainable.safetensors"
+CONFIG = "config.yaml"
+
+
+def trainable_state(model: Momentor) -> dict:
+    return {k: p.detach().contiguous().cpu() for k, p in model.trainable_parameters().items()}
+
+
+def save(model: Momentor, cfg: config_lib.Config, folder: str | Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Write the trainable tensors and the resolved config to ``folder`` atomically.
+
+    ``extra_files`` (name -> text) are written into the same folder before it is renamed into place.
+    """
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_file(trainable_state(model), str(partial / WEIGHTS), metadata={"format": "momentor-trainable-v1"})
+    (partial / CONFIG).write_text(config_lib.dump(cfg))
+    for name, text in (extra_files or {}).items():
+        (partial / name).write_text(text)
+    old = folder.with_name(folder.name + ".old")
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def is_complete(folder: str | Path) -> bool:
+    folder = Path(folder)
+    return (folder / WEIGHTS).exists() and (folder / CONFIG).exists()
+
+
+def load_config(folder: str | Path) -> config_lib.Config:
+    return config_lib.from_dict(yaml.safe_load((Path(folder) / CONFIG).read_text()))
+
+
+def load_weights(model: Momentor, folder: str | Path) -> None:
+    """Load trainable tensors into ``model``; every trainable tensor must be present with its shape."""
+    state = load_file(str(Path(folder) / WEIGHTS))
+    params = model.trainable_parameters()
+    missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {folder} does not fit this model (missing {missing}, unexpected {unexpected}); "
+            "was it trained with another preset or timestamp mode? Check its config.yaml"
+        )
+    for name, tensor in state.items():
+        if params[name].shape != tensor.shape:
+            raise ValueError(
+                f"checkpoint {folder}: {name} has shape {tuple(tensor.shape)}, the model expects "
+                f"{tuple(params[name].shape)}; check model.num_temporal_tokens and the preset in its config.yaml"
+            )
+        params[name].data.copy_(tensor)
+
+
+def load(folder: str | Path, with_encoder: bool = True) -> tuple[Momentor, config_lib.Config]:
+    """Rebuild the model a checkpoint was trained with and load its trainable tensors."""
+    from momentor.model.builders import build_model
+
+    folder = Path(folder)
+    if not is_complete(folder):
+        raise FileNotFoundError(f"{folder} is not a complete momentor checkpoint (needs {WEIGHTS} and {CONFIG})")
+    cfg = load_config(folder)
+    model = build_model(cfg.model, seed=cfg.seed, with_encoder=with_encoder)
+    load_weights(model, folder)
+    return model, cfg
