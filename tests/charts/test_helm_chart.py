@@ -174,3 +174,16 @@ def test_missing_or_unusable_values_fail_with_what_to_do(helm, sets, release, co
 def test_disabling_every_submitter_needs_no_endpoint(render):
     objects = render(sets=("params.pipeline.kfp_endpoint=null", "schedule.enabled=false"))
     assert sorted(o["kind"] for o in objects) == ["ConfigMap", "Role", "RoleBinding", "ServiceAccount"]
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)
+def test_install_notes_render_and_name_the_objects(helm, render, values_file):
+    args = ["install", "rel", str(CHART), "--dry-run=client", "--namespace", "ml", "--kube-version", KUBE_VERSION]
+    if values_file is not None:
+        args += ["-f", str(values_file)]
+    result = run_helm(helm, *args)
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    for obj in render(values_file):
+        if obj["kind"] in ("ConfigMap", "CronJob", "Job", "TrainJob"):
+            assert obj["metadata"]["name"] in notes, (obj["kind"], notes)
