@@ -178,7 +178,7 @@ def test_disabling_every_submitter_needs_no_endpoint(render):
 
 @pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)
 def test_install_notes_render_and_name_the_objects(helm, render, values_file):
-    args = ["install", "rel", str(CHART), "--dry-run=client", "--namespace", "ml", "--kube-version", KUBE_VERSION]
+    args = ["install", "rel", str(CHART), "--dry-run=client", "--namespace", "ml"]
     if values_file is not None:
         args += ["-f", str(values_file)]
     result = run_helm(helm, *args)
