@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.charts.chart_rendering import CHART, KUBE_VERSION, run_helm
+from .chart_rendering import CHART, KUBE_VERSION, run_helm
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import re
 
 import yaml
 
-from tests.charts.chart_rendering import ROOT
-from tests.charts.test_dockerfile import lock_pins, stage
+from .chart_rendering import ROOT
+from .test_dockerfile import lock_pins, stage
 
 VALUES = yaml.safe_load((ROOT / "charts" / "airflow-values.yaml").read_text())
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from momentor import config as config_lib
-from tests.charts.chart_rendering import CHART, CI_VALUES, ROOT, override_args, pod_specs
+from .chart_rendering import CHART, CI_VALUES, ROOT, override_args, pod_specs
 
 VALUES_FILES = [None, *CI_VALUES]
 IDS = ["defaults", *(p.stem for p in CI_VALUES)]

@@ -12,7 +12,7 @@ import shlex
 import pytest
 import yaml
 
-from tests.charts.chart_rendering import CHART, ROOT
+from .chart_rendering import CHART, ROOT
 
 SECRET_WORDS = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
 

@@ -7,7 +7,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.charts.chart_rendering import (
+from .chart_rendering import (
     CHART,
     CI_VALUES,
     KUBE_VERSION,
