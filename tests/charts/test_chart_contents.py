@@ -73,6 +73,10 @@ def test_schema_params_sections_are_the_config_sections():
     schema = json.loads((CHART / "values.schema.json").read_text())
     sections = set(schema["properties"]["params"]["properties"])
     assert sections == {f.name for f in dataclasses.fields(config_lib.Config)}
+    # the one section the chart reads itself is closed in the schema: a new key needs a schema entry
+    pipeline = set(schema["properties"]["params"]["properties"]["pipeline"]["properties"])
+    expected = {f.name for f in dataclasses.fields(config_lib.PipelineConfig)}
+    assert pipeline == expected, "add the new pipeline keys to charts/momentor/values.schema.json"
 
 
 @pytest.mark.parametrize(
