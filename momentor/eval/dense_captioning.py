@@ -1,0 +1,234 @@
+"""Dense video captioning: SODA_c, CIDEr and METEOR, per video then averaged over videos.
+
+METEOR and CIDEr follow ActivityNet's official ``densevid_eval`` (v2, per-video): for each tIoU threshold
+in (0.3, 0.5, 0.7, 0.9), every predicted event is paired with each ground-truth event it overlaps with
+tIoU >= threshold (an event overlapping none is paired with a string that matches nothing); the pairs of a
+video are scored together (METEOR 1.5's corpus score of the video, CIDEr-D with the video's own document
+frequencies); scores are averaged over videos, then over thresholds. A video of the ground truth without
+any prediction scores 0 (the official rule; dropping such videos inflates the score). At most 1000
+predictions per video are used, in the given order. Captions lose non-ASCII characters and are
+PTB-tokenized (lower case, no punctuation) first.
+
+SODA_c follows the SODA paper (Fujita et al., ECCV 2020): events of a video are sorted by start time, the
+order-preserving assignment between predictions and ground truth that maximizes the sum of IoU x METEOR is
+found by dynamic programming, and F = 2PR / (P + R) with P = best sum / #predictions, R = best sum / #ground
+truth. ``soda_aggregation`` chooses how videos combine: ``video`` (default) averages F over videos (the
+PDVC / Vid2Seq evaluators that papers report), ``corpus`` sums the best scores and counts over videos
+first (the ``fujiso/SODA`` script). A video without predictions scores 0 either way.
+
+Values are percent, rounded to 2 decimals.
+
+Ground truth: ActivityNet Captions JSON ``{video_id: {"duration", "timestamps", "sentences"}}``; the
+COCO-style files of TimeChat/YouCook2 ``{"annotations": [{"image_id", "segments", "pure_cap", ...}]}``;
+or a manifest folder (``segments.parquet`` rows with ``origin == "gt"``, ``--split`` through
+``videos.parquet``). Predictions: ``{"results": {video_id: [{"timestamp": [s, e], "sentence": str}, ...]}}``
+(ActivityNet); the bare ``{video_id: [...]}`` mapping and a ``caption`` key instead of ``sentence`` are
+accepted too. A predicted video that is not in the ground truth is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from momentor.eval import manifest_tables
+from momentor.eval.caption_scorers import Meteor, cider, ptb_tokenize, remove_nonascii
+from momentor.eval.intervals import as_windows, iou_matrix_densevid
+from momentor.eval.jsonio import EvalInputError, describe_ids, read_json
+
+log = logging.getLogger(__name__)
+
+TIOUS = (0.3, 0.5, 0.7, 0.9)
+MAX_PROPOSALS = 1000
+
+
+@dataclass
+class VideoEvents:
+    timestamps: np.ndarray  # (k, 2) seconds
+    sentences: list[str]
+    duration: float | None = None
+    tokens: list[str] = field(default_factory=list)  # PTB-tokenized sentences, filled by tokenize()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# inputs
+
+
+def load_ground_truth(path: str | Path, split: str | None = None) -> dict[str, VideoEvents]:
+    if manifest_tables.is_manifest(path, "segments"):
+        segments = manifest_tables.read_table(path, "segments")
+        segments = segments[segments["origin"] == "gt"]
+        in_split = manifest_tables.video_splits(path)
+        length = manifest_tables.durations(path)
+        videos = {}
+        for video, rows in segments.groupby("video_id", sort=False):
+            if split is None or in_split.get(str(video)) == split:
+                windows = rows[["start", "end"]].to_numpy(dtype=np.float64)
+                videos[str(video)] = VideoEvents(windows, rows["caption"].astype(str).tolist(), length.get(str(video)))
+        return videos
+    data = read_json(path)
+    if isinstance(data, dict) and "annotations" in data:
+        return _read_coco_style(data["annotations"], path)
+    if not isinstance(data, dict):
+        raise EvalInputError(f"{path}: not dense-captioning ground truth (expected a JSON object)")
+    return {
+        str(video): VideoEvents(as_windows(e["timestamps"], f"{path}: {video}"), list(e["sentences"]), e.get("duration"))
+        for video, e in data.items()
+    }
+
+
+def _read_coco_style(annotations: list[dict], path) -> dict[str, VideoEvents]:
+    """TimeChat's YouCook2/ActivityNet files: captions come from ``pure_cap`` split on '. '."""
+    videos = {}
+    for entry in annotations:
+        video = str(entry["image_id"]).split("/")[-1]
+        if "pure_cap" in entry:
+            captions = entry["pure_cap"].split(". ")
+        else:
+            captions = [c.strip(" ") for c in entry["caption"].split(".") if len(c) > 5]
+        if len(captions) != len(entry["segments"]):
+            raise EvalInputError(
+                f"{path}: {video} has {len(entry['segments'])} segments but {len(captions)} captions; fix the file"
+            )
+        videos[video] = VideoEvents(as_windows(entry["segments"], f"{path}: {video}"), captions, entry.get("duration"))
+    return videos
+
+
+def load_predictions(path: str | Path) -> dict[str, VideoEvents]:
+    data = read_json(path)
+    results = data.get("results", data) if isinstance(data, dict) else None
+    if not isinstance(results, dict):
+        raise EvalInputError(f"{path}: expected {{'results': {{video_id: [{{'timestamp', 'sentence'}}]}}}}")
+    videos = {}
+    for video, events in results.items():
+        try:
+            windows = as_windows([e["timestamp"] for e in events], f"{path}: {video}")
+            sentences = [str(e["sentence"] if "sentence" in e else e["caption"]) for e in events]
+        except (KeyError, TypeError) as err:
+            raise EvalInputError(f"{path}: video {video}: each event needs 'timestamp' [s, e] and 'sentence'") from err
+        videos[str(video)] = VideoEvents(windows[:MAX_PROPOSALS], sentences[:MAX_PROPOSALS])
+    return videos
+
+
+def tokenize(*collections: dict[str, VideoEvents]) -> None:
+    """Fill ``tokens`` of every video with one PTB call over all distinct captions."""
+    distinct = list(dict.fromkeys(remove_nonascii(s) for c in collections for v in c.values() for s in v.sentences))
+    tokens = dict(zip(distinct, ptb_tokenize(distinct)))
+    for collection in collections:
+        for video in collection.values():
+            video.tokens = [tokens[remove_nonascii(s)] for s in video.sentences]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# scoring
+
+
+def soda_best_score(matrix: np.ndarray) -> float:
+    """Largest sum of ``matrix`` (g, p) over order-preserving one-to-one assignments (SODA's DP)."""
+    best = np.zeros(matrix.shape[1])
+    for i in range(matrix.shape[0]):
+        diagonal = np.concatenate([[0.0], best[:-1]]) + matrix[i] if i else matrix[i]  # (p,)
+        # dp[i, j] = max(dp[i-1, j], dp[i, j-1], dp[i-1, j-1] + m[i, j]); the left term is a running max
+        best = np.maximum.accumulate(np.maximum(best, diagonal) if i else diagonal)
+    return float(best[-1])
+
+
+def _garbage(rng: random.Random) -> str:
+    # a reference that matches nothing, as the official evaluator's random string
+    return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(10, 20)))
+
+
+def score(gt: dict[str, VideoEvents], pred: dict[str, VideoEvents], meteor: Meteor, soda_aggregation="video") -> dict:
+    """Metrics over the videos of ``gt``; ``gt`` and ``pred`` must be tokenized."""
+    rng = random.Random(0)
+    plans = []  # per video: (pairs per tIoU, SODA inputs)
+    for video, truth in gt.items():
+        guess = pred.get(video)
+        if guess is None or not guess.sentences:
+            plans.append(None)
+            continue
+        iou = iou_matrix_densevid(guess.timestamps, truth.timestamps)  # (p, g)
+        garbage = [_garbage(rng) for _ in guess.tokens]
+        by_tiou = []
+        for tiou in TIOUS:
+            pairs = []
+            for j, hyp in enumerate(guess.tokens):
+                refs = [truth.tokens[i] for i in np.flatnonzero(iou[j] >= tiou)] or [garbage[j]]
+                pairs.extend((hyp, [ref]) for ref in refs)
+            by_tiou.append(pairs)
+        p_order = np.argsort(guess.timestamps[:, 0], kind="stable")
+        g_order = np.argsort(truth.timestamps[:, 0], kind="stable")
+        soda_pairs = [(guess.tokens[j], [truth.tokens[i]]) for i in g_order for j in p_order]
+        plans.append((by_tiou, soda_pairs, iou[np.ix_(p_order, g_order)].T))  # iou: (g, p) in time order
+
+    # METEOR statistics of every pair in one stream, then one EVAL per group: per video, one group per tIoU,
+    # then the SODA pairs
+    groups = [pairs for plan in plans if plan is not None for pairs in (*plan[0], plan[1])]
+    stats = iter(meteor.stats([pair for pairs in groups for pair in pairs]))
+    evaluated = iter(meteor.evaluate_stats([[next(stats) for _ in pairs] for pairs in groups]))
+
+    meteor_scores = np.zeros((len(gt), len(TIOUS)))
+    cider_scores = np.zeros((len(gt), len(TIOUS)))
+    soda = np.zeros((len(gt), 3))  # per video: best sum, #predictions, #ground truth
+    for v, (plan, truth) in enumerate(zip(plans, gt.values())):
+        soda[v, 2] = len(truth.sentences)
+        if plan is None:
+            continue
+        by_tiou, _, iou = plan
+        for t, pairs in enumerate(by_tiou):
+            meteor_scores[v, t] = next(evaluated)[0]
+            cider_scores[v, t] = cider({k: refs for k, (_, refs) in enumerate(pairs)}, {k: [h] for k, (h, _) in enumerate(pairs)})
+        segment = np.array(next(evaluated)[1]).reshape(iou.shape)  # (g, p)
+        soda[v, :2] = soda_best_score(iou * segment), iou.shape[1]
+
+    missing = [video for video, plan in zip(gt, plans) if plan is None]
+    return {
+        "SODA_c": round(100 * _soda_f(soda, soda_aggregation), 2),
+        "CIDEr": round(100 * float(cider_scores.mean(0).mean()), 2),
+        "METEOR": round(100 * float(meteor_scores.mean(0).mean()), 2),
+        "per_tiou": {
+            str(t): {"CIDEr": round(100 * float(c), 2), "METEOR": round(100 * float(m), 2)}
+            for t, c, m in zip(TIOUS, cider_scores.mean(0), meteor_scores.mean(0))
+        },
+        "num_videos": len(gt),
+        "videos_without_prediction": len(missing),
+        "soda_aggregation": soda_aggregation,
+    }
+
+
+def _soda_f(soda: np.ndarray, aggregation: str) -> float:
+    """F from per-video (best sum, #pred, #gt): averaged over videos, or from corpus totals."""
+    if aggregation == "corpus":
+        best, n_pred, n_gt = soda.sum(0)
+        p, r = (best / n_pred if n_pred else 0.0), best / n_gt
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+    f = np.zeros(len(soda))
+    for v, (best, n_pred, n_gt) in enumerate(soda):
+        if n_pred:
+            p, r = best / n_pred, best / n_gt
+            f[v] = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return float(f.mean())
+
+
+def evaluate_files(gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None) -> dict:
+    gt = load_ground_truth(gt_path, split)
+    pred = load_predictions(pred_path)
+    extra = set(pred) - set(gt)
+    if extra:
+        raise EvalInputError(
+            f"{pred_path}: {len(extra)} predicted videos are not in {gt_path}: {describe_ids(extra)}; "
+            "predict the ground truth's videos or pass the matching --gt"
+        )
+    missing = set(gt) - set(pred)
+    if missing:
+        log.warning("%d videos have no prediction and score 0: %s", len(missing), describe_ids(missing))
+    tokenize(gt, pred)
+    if meteor is not None:
+        return score(gt, pred, meteor, soda_aggregation)
+    with Meteor() as own:
+        return score(gt, pred, own, soda_aggregation)
