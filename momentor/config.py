@@ -169,6 +169,10 @@ class EvalConfig:
     iou_round: int | None = None  # round IoU to this many decimals before thresholding (None: no rounding)
     clip_to_duration: bool = True  # clip ground truth and predictions to [0, duration]
     max_new_tokens: int = 48
+    soda_aggregation: Literal["video", "corpus"] = "video"  # SODA_c: mean per-video F (PDVC) or F of totals (fujiso)
+    # labels left out of Edit/F1 segments (MS-TCN's bg_class); ["SIL"] excludes Breakfast's background
+    segmentation_background: list[str] = field(default_factory=lambda: ["background"])
+    report_samples: int = 3  # videos drawn as predicted-vs-true timelines in the HTML report
 
 
 @dataclass
