@@ -21,6 +21,7 @@ from momentor import config as config_lib
 
 #: Modules that define ``register(subparsers, common)``; each adds its verbs.
 COMMAND_MODULES = (
+    "momentor.config_commands",
     "momentor.model.commands",
     "momentor.data.commands",
     "momentor.validate.commands",

@@ -1,0 +1,34 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from momentor import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_config_verb_prints_resolved_overrides(capsys):
+    assert cli.main(["config", "--params", str(ROOT / "params.yaml"), "-S", "model.preset=tiny"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["preset"] == "tiny"
+    assert printed["train"]["micro_batch_size"] == yaml.safe_load((ROOT / "params.yaml").read_text())["train"][
+        "micro_batch_size"]
+
+
+def test_bad_override_exits_2_and_names_the_key(capsys):
+    assert cli.main(["config", "--params", str(ROOT / "params.yaml"), "-S", "model.prest=tiny"]) == 2
+    assert "unknown config key model.prest" in capsys.readouterr().err
+
+
+def test_help_lists_the_pipeline_verbs_without_heavy_imports():
+    code = (
+        "import sys; from momentor import cli; cli.build_parser(); "
+        "print(','.join(m for m in ('torch', 'transformers', 'deepspeed', 'kfp', 'airflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing the CLI pulled in heavy modules: {out.stdout}"
+    helptext = subprocess.run([sys.executable, "-m", "momentor.cli", "--help"], capture_output=True, text=True).stdout
+    for verb in ("config", "sample-data", "ingest", "features"):
+        assert verb in helptext
