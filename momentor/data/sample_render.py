@@ -203,8 +203,12 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int, crf: int
                 stream = container.add_stream("libx264", rate=fps)
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "veryfast"}
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                # asm=0: x264's SIMD paths gave different bytes for equal frames from one run to the next
+                # (the first encode in a process differed); plain C is deterministic and fast at this size
+                stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "asm=0"}
+            # converted to yuv420p here: letting encode() convert rgb24 also gave different bytes for equal frames
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            for packet in stream.encode(frame):
                 container.mux(packet)
         if stream is None:
             raise ValueError(f"no frames to write to {path}")

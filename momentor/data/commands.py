@@ -1,0 +1,71 @@
+"""Verbs of the data part: ``sample-data``, ``ingest``, ``features``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("sample-data", parents=[common], help="build the embedded sample corpus (real H.264 videos + GT)")
+    p.add_argument("--out", default=None, help="output folder (default: <paths.raw>/sample)")
+    p.add_argument("--num-videos", type=int, default=None, help="build only the first N videos (default: data.sample)")
+    p.set_defaults(handler=sample_data)
+
+    p = sub.add_parser("ingest", parents=[common], help="read data.sources into the canonical manifest (Parquet)")
+    p.add_argument("--out", default=None, help="manifest folder (default: <paths.work>/manifest)")
+    p.set_defaults(handler=ingest)
+
+    p = sub.add_parser("features", parents=[common], help="frame features of the manifest videos (cached, resumable)")
+    p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=features)
+
+
+def sample_data(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.data.sample_corpus import build_sample_corpus
+
+    cfg = load_config(args)
+    out = Path(args.out or Path(cfg.paths.raw) / "sample")
+    started = time.perf_counter()
+    annotation = build_sample_corpus(cfg.data.sample, out, num_videos=args.num_videos)
+    videos = annotation["videos"]
+    splits = {s: sum(v["split"] == s for v in videos) for s in cfg.data.sample.splits}
+    print(
+        f"sample corpus: {len(videos)} videos ({', '.join(f'{n} {s}' for s, n in splits.items())}), "
+        f"{sum(len(v['events']) for v in videos)} events, {sum(len(v['queries']) for v in videos)} queries, "
+        f"{sum(len(v['tracks']) for v in videos)} tracks, {sum(v['duration'] for v in videos):.0f} s of video "
+        f"in {time.perf_counter() - started:.1f} s -> {out}"
+    )
+    return 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.data.ingest import ingest as run_ingest
+
+    cfg = load_config(args)
+    summary = run_ingest(cfg, args.out)
+    print(f"manifest: {summary['manifest']}  (past-end policy: {summary['past_end_policy']})")
+    for source in summary["sources"]:
+        counts = ", ".join(f"{k} {v}" for k, v in source.items() if k not in ("format", "path"))
+        print(f"  {source['format']:<21} {counts}")
+    print("  tables: " + ", ".join(f"{k} {v}" for k, v in summary["tables"].items()))
+    if summary["quarantined"]:
+        print(f"  quarantined: {summary['quarantined']} items, see {summary['manifest']}/quarantine.jsonl")
+    return 0
+
+
+def features(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.data.features import extract_features
+
+    cfg = load_config(args)
+    summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
+    print(json.dumps(summary, indent=1))
+    if summary["quarantined"]:
+        print(f"{summary['quarantined']} videos quarantined: see the manifest's quarantine.jsonl")
+    return 0

@@ -1,0 +1,168 @@
+"""What a format reader yields: one :class:`SourceVideo` per video, before ingest checks and writes it.
+
+Readers only parse. The checks that every source shares (is the file there and decodable, is the duration
+known, do annotations end after the video) happen once, in :mod:`momentor.data.ingest`; the policy for
+annotations past the video end is :func:`fit_window`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from momentor.data.quarantine import BadInput
+
+PastEndPolicy = Literal["clip", "drop", "keep"]
+Window = tuple[float, float]
+
+
+def format_time(t: float) -> str:
+    """A timestamp inside conversation text: ``<t=12.4>`` (seconds, at most 2 decimals)."""
+    text = f"{t:.2f}".rstrip("0").rstrip(".")
+    return f"<t={'0' if text in ('', '-0') else text}>"
+
+
+def format_window(window: Window) -> str:
+    return f"{format_time(window[0])} ~ {format_time(window[1])}"
+
+
+def fit_window(window: Window, duration: float, policy: PastEndPolicy) -> Window | None:
+    """Apply ``data.past_end_policy`` to a window that may end after the video.
+
+    ``clip`` ends it at the duration (and drops it when it then starts at or after the end), ``drop`` drops
+    it, ``keep`` keeps it as annotated. Windows inside the video come back unchanged.
+    """
+    start, end = window
+    if end <= duration or policy == "keep":
+        return window
+    if policy == "drop" or start >= duration:
+        return None
+    return (start, duration)
+
+
+def check_window(window, what: str) -> Window:
+    """``[start, end]`` as floats, or BadInput naming ``what`` when it is not a finite, ordered pair >= 0."""
+    try:
+        start, end = (float(v) for v in window)
+    except (TypeError, ValueError) as err:
+        raise BadInput(f"{what}: {window!r} is not a [start, end] pair of seconds", "fix the annotation") from err
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+        raise BadInput(
+            f"{what}: window [{start}, {end}] is not ordered within [0, inf)",
+            "fix the annotation: start must be >= 0 and before end",
+        )
+    return (start, end)
+
+
+@dataclass
+class Query:
+    text: str
+    windows: list[Window]
+    query_id: str | None = None  # the source's own id (QVHighlights qid); None = numbered by ingest
+    relevant_clip_ids: list[int] = field(default_factory=list)
+    saliency_scores: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class Instruction:
+    """A conversation whose turns are templates over ``variables`` (Moment-10M's released form).
+
+    ``variables["moment"]`` is ``[s, e]`` or ``[[s, e], ...]``, ``variables["SOURCE_CLIP"]`` is ``[s, e]``,
+    ``variables["click_position"]`` is ``[t, [x, y]]``; they are written with ``<t=...>`` timestamps when
+    the conversation is rendered, after the past-end policy has been applied to them.
+    """
+
+    task: str
+    turns: list[tuple[str, str]]  # (role "human"|"gpt", template)
+    variables: dict = field(default_factory=dict)
+    score: float = 0.0
+    source_id: str | None = None
+
+    def windows(self) -> list[Window]:
+        moments = [self.variables[k] for k in ("moment", "SOURCE_CLIP") if k in self.variables]
+        out: list[Window] = []
+        for value in moments:
+            for w in value if value and isinstance(value[0], (list, tuple)) else [value]:
+                out.append(check_window(w, f"instruction {self.source_id or self.task} moment"))
+        return out
+
+    def render(self) -> list[dict]:
+        """Turns as ``[{"from", "value"}]`` with the variables filled in; the first human turn holds <video>."""
+        values = {}
+        for key, value in self.variables.items():
+            if key in ("moment", "SOURCE_CLIP"):
+                nested = bool(value) and isinstance(value[0], (list, tuple))
+                values[key] = ", ".join(format_window(w) for w in value) if nested else format_window(value)
+            elif key == "click_position":
+                t, (x, y) = value
+                values[key] = f"{format_time(t)} at ({round(x, 2)}, {round(y, 2)})"
+            else:
+                values[key] = value
+        try:
+            turns = [{"from": role, "value": template.format(**values)} for role, template in self.turns]
+        except (KeyError, IndexError, ValueError) as err:
+            raise BadInput(
+                f"instruction {self.source_id}: its template cannot be filled ({err!r})",
+                "every {name} in the conversation must be a key of its 'variables'",
+            ) from err
+        first_human = next((t for t in turns if t["from"] == "human"), None)
+        if first_human is None:
+            raise BadInput(f"instruction {self.source_id}: no human turn", "a conversation starts with a human turn")
+        if "<video>" not in first_human["value"]:
+            first_human["value"] = "<video>\n" + first_human["value"]
+        return turns
+
+
+@dataclass
+class Track:
+    label: str
+    times: list[float]
+    boxes: list[list[float]]
+    track_id: str | None = None
+
+
+@dataclass
+class SourceVideo:
+    """One video as a reader found it: its duration if the source states one, and its annotations."""
+
+    video_id: str
+    split: str
+    duration: float | None = None  # None = take it from the video file
+    fps: float = 0.0
+    path: str = ""  # the file when the source names it (the sample corpus); else found in `videos`
+    segments: list[tuple[float, float, str]] = field(default_factory=list)
+    queries: list[Query] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)
+    frame_labels: list[str] | None = None  # one action label per frame, at `fps`
+
+
+@dataclass
+class Rejected:
+    """Something a reader could not parse: quarantined by ingest, and reading goes on."""
+
+    item: str
+    path: str
+    error: BadInput
+
+
+def split_from_name(name: str, split: str | None, default: str) -> str:
+    """The split to give a source's videos: the one asked for, else the one its file name says, else ``default``."""
+    if split is not None:
+        return split
+    lowered = name.lower()
+    for word in ("train", "val", "test"):
+        if word in lowered:
+            return word
+    return default
+
+
+def locate(path: Path, pattern: str, what: str) -> list[Path]:
+    """``path`` itself when it is a file, else the files in the folder ``path`` that match ``pattern``."""
+    if path.is_file():
+        return [path]
+    found = sorted(path.glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"no {what} ({pattern}) in {path}; point the source's path at the file")
+    return found

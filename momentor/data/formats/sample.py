@@ -1,0 +1,35 @@
+"""The sample corpus (``annotations.json`` of ``momentor sample-data``; format in :mod:`momentor.data.sample_corpus`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from momentor.data.formats.record import Query, Rejected, SourceVideo, Track, locate
+from momentor.data.quarantine import BadInput
+
+
+def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
+    from momentor.data.sample_corpus import ANNOTATIONS, FORMAT
+
+    file = locate(path, ANNOTATIONS, "sample corpus annotation")[0]
+    annotation = json.loads(file.read_text())
+    if annotation.get("format") != FORMAT:
+        raise ValueError(f"{file} is not a {FORMAT} annotation (format {annotation.get('format')!r}); rebuild it "
+                         f"with `momentor sample-data`")
+    for video in annotation["videos"]:
+        try:
+            yield SourceVideo(
+                video_id=video["video_id"],
+                split=split or video["split"],
+                duration=float(video["duration"]),
+                fps=float(annotation["fps"]),
+                path=str(file.parent / video["file"]),
+                segments=[(e["start"], e["end"], e["caption"]) for e in video["events"]],
+                queries=[Query(q["text"], [tuple(q["window"])], query_id=q["query_id"]) for q in video["queries"]],
+                tracks=[Track(t["label"], t["times"], t["boxes"], track_id=t["track_id"]) for t in video["tracks"]],
+            )
+        except (KeyError, TypeError) as err:
+            reason = BadInput(f"sample video record lacks {err}", "rebuild the corpus with `momentor sample-data`")
+            yield Rejected(str(video.get("video_id", "?")), str(file), reason)
