@@ -13,8 +13,8 @@ The top-1 window is the highest-scored predicted window (the first on ties; wind
 their order). A query with several ground-truth windows takes its best IoU. A query with no predicted
 window scores IoU 0. mIoU is the mean top-1 IoU. Values are percent, rounded to 2 decimals.
 
-Ground truth (one query per annotated sentence; ``query_id`` = ``"<video_id>#<k>"``, k counting that
-video's sentences from 0 in file order):
+Ground truth (one query per annotated sentence; ``query_id`` = ``"<video_id>_q<k>"``, k counting that
+video's sentences from 0 in file order, the ids the manifest's readers give them too):
 
 - Charades-STA ``*.txt``: lines ``VIDEO start end##sentence``; durations from the ``length`` column of
   ``Charades_v1_test.csv`` (``--durations``, by default found beside the txt);
@@ -90,7 +90,7 @@ def read_charades_sta(txt: str | Path, durations: str | Path | None = None) -> l
         if video not in length:
             raise EvalInputError(f"{txt}:{number}: video {video} has no length in {csv_path}; pass --durations")
         k = count[video] = count.get(video, -1) + 1
-        queries.append(GroundingQuery(f"{video}#{k}", video, length[video], np.array([[start, end]]), sentence.strip()))
+        queries.append(GroundingQuery(f"{video}_q{k}", video, length[video], np.array([[start, end]]), sentence.strip()))
     return queries
 
 
@@ -100,7 +100,7 @@ def read_activitynet_captions(path: str | Path) -> list[GroundingQuery]:
     for video, entry in data.items():
         for k, (window, sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
             windows = as_windows([window], f"{path}: {video}")
-            queries.append(GroundingQuery(f"{video}#{k}", video, float(entry["duration"]), windows, sentence.strip()))
+            queries.append(GroundingQuery(f"{video}_q{k}", video, float(entry["duration"]), windows, sentence.strip()))
     return queries
 
 

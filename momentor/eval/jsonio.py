@@ -48,6 +48,7 @@ def write_json(path: str | Path, data: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; metrics files are for everyone to read
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=4)
         f.write("\n")
