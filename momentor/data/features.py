@@ -1,0 +1,204 @@
+"""``momentor features``: frame features of every manifest video from the frozen encoder, cached.
+
+For each video with a file, M frames are decoded at t_m = m·T/(M−1) (:func:`momentor.data.decode.sample_frames`,
+M from the model preset) and encoded in batches of ``data.feature_batch_size``. Output, per encoder::
+
+    <paths.work>/features/<key>/<video_id>.safetensors   tensors "features" (m, d) float32, "times" (m,)
+    <paths.work>/features/<key>/index.parquet            video_id, file, sha256, num_frames, dim, duration
+    <paths.work>/features/<key>/encoder.json             what <key> stands for
+
+``<key>`` hashes the encoder id, M and the compute precision, so features of different encoders never mix.
+Each file's metadata holds the video's content hash: a re-run skips every video whose file is unchanged,
+and as files are written atomically (temporary file, then rename), a killed run resumes where it stopped.
+Videos that fail to decode go to the manifest's ``quarantine.jsonl`` (stage ``features``); the run goes on.
+
+Precision: with ``data.feature_bf16`` the encoder runs under bf16 autocast when the CPU has bf16 matrix
+units (AVX512-BF16 or AMX); features are stored as float32 either way. Backend: ``data.feature_backend``
+``torch`` (the PyTorch encoder) or ``onnx`` (the exported encoder, :mod:`momentor.export.runtime`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from momentor.config import Config, ModelConfig
+from momentor.data.decode import sample_frames
+from momentor.data.ingest import file_sha256
+from momentor.data.manifest import QUARANTINE_FILE, read_table
+from momentor.data.quarantine import BadInput, Quarantine
+from momentor.model.encoder import EncoderSpec, build_encoder
+
+log = logging.getLogger(__name__)
+
+
+def encoder_spec(cfg: ModelConfig) -> EncoderSpec:
+    """The frozen encoder of the model preset (defined by the model builders)."""
+    from momentor.model.builders import encoder_spec as preset_encoder_spec
+
+    return preset_encoder_spec(cfg)
+
+
+def num_frames(cfg: ModelConfig) -> int:
+    """M, the frames per video of the model preset (``model.num_frames`` overrides it)."""
+    from momentor.model.builders import preset_num_frames
+
+    return preset_num_frames(cfg)
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU has bf16 matrix units (otherwise bf16 autocast is slower than fp32)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def precision(cfg: Config) -> str:
+    use_bf16 = cfg.data.feature_bf16 and cfg.data.feature_backend == "torch" and bf16_supported()
+    return "bf16" if use_bf16 else "fp32"
+
+
+def feature_key(spec: EncoderSpec, m: int, compute: str) -> str:
+    return hashlib.sha256(f"{spec.id}|m={m}|{compute}".encode()).hexdigest()[:16]
+
+
+def feature_dir(cfg: Config) -> Path:
+    """The folder of the features that ``cfg`` asks for (training and evaluation read from here)."""
+    key = feature_key(encoder_spec(cfg.model), num_frames(cfg.model), precision(cfg))
+    return Path(cfg.paths.work) / "features" / key
+
+
+def load_features(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """``features`` (m, d) float32 and ``times`` (m,) of one video."""
+    with safe_open(str(path), "pt") as f:
+        return f.get_tensor("features"), f.get_tensor("times")
+
+
+def _metadata(path: Path) -> dict:
+    try:
+        with safe_open(str(path), "pt") as f:
+            return f.metadata() or {}
+    except Exception:  # an unreadable cache file is simply recomputed  # noqa: BLE001
+        return {}
+
+
+class FrameFeaturizer:
+    """uint8 frames (m, h, w, 3) -> features (m, d) float32, in batches, with the configured backend."""
+
+    def __init__(self, cfg: Config, seed: int = 0):
+        self.spec = encoder_spec(cfg.model)
+        self.batch_size = cfg.data.feature_batch_size
+        self.compute = precision(cfg)
+        if cfg.data.feature_backend == "onnx":
+            from momentor.export.runtime import OnnxFrameEncoder  # optional: only this backend needs onnxruntime
+
+            self.encoder = OnnxFrameEncoder.from_config(cfg)
+        else:
+            self.encoder = build_encoder(self.spec, seed=seed)
+
+    @torch.inference_mode()
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        out = []
+        for start in range(0, len(frames), self.batch_size):
+            batch = torch.from_numpy(frames[start : start + self.batch_size])  # (b, h, w, 3) uint8
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.compute == "bf16"):
+                out.append(torch.as_tensor(self.encoder(batch)).float())  # (b, d)
+        return torch.cat(out)  # (m, d)
+
+
+def _save_atomic(path: Path, features: torch.Tensor, times: np.ndarray, metadata: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tensors = {"features": features.contiguous(), "times": torch.from_numpy(times).float()}
+    save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    os.replace(tmp, path)  # a killed run leaves a .tmp file, never a half-written feature file
+
+
+def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Features of every manifest video that has a file; returns a summary (counts, videos/s)."""
+    from tqdm import tqdm
+
+    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    videos = read_table(manifest_dir, "videos")
+    with_file = videos[videos["path"] != ""]
+    out = feature_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.tmp"):
+        stale.unlink()
+    m = num_frames(cfg.model)
+    featurizer = FrameFeaturizer(cfg, seed=cfg.seed)
+    encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute}
+    (out / "encoder.json").write_text(json.dumps({**encoder_info, "backend": cfg.data.feature_backend}) + "\n")
+    quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
+
+    def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
+        path = Path(row.path)
+        sha = file_sha256(path) if path.exists() else ""
+        target = out / f"{row.video_id}.safetensors"
+        meta = _metadata(target) if target.exists() else {}
+        if sha and meta.get("sha256") == sha and meta.get("encoder_id") == featurizer.spec.id:
+            return row, sha, None
+        short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
+        return row, sha, sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
+
+    counts = {"videos": len(with_file), "extracted": 0, "cached": 0, "quarantined": 0, "no_file": len(videos) - len(with_file)}
+    started = time.perf_counter()
+    rows = list(with_file.itertuples(index=False))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = [pool.submit(decode, row) for row in rows[:2]]
+        bar = tqdm(total=len(rows), unit="video", disable=not progress, desc="features")
+        for i in range(len(rows)):
+            if i + 2 < len(rows):
+                pending.append(pool.submit(decode, rows[i + 2]))
+            try:
+                row, sha, decoded = pending[i].result()
+                pending[i] = None  # drop the frames as soon as they are encoded
+            except BadInput as err:
+                quarantine.add_error(rows[i].video_id, rows[i].path, err)
+                counts["quarantined"] += 1
+                bar.update()
+                continue
+            if decoded is None:
+                counts["cached"] += 1
+            else:
+                frames, times = decoded
+                features = featurizer(frames)  # (m, d)
+                meta = {**encoder_info, "sha256": sha, "video_id": row.video_id, "duration": row.duration}
+                _save_atomic(out / f"{row.video_id}.safetensors", features, times, meta)
+                counts["extracted"] += 1
+            bar.update()
+        bar.close()
+    seconds = time.perf_counter() - started
+    index = write_index(out, videos, featurizer.spec.id)
+    summary = {**counts, "indexed": index, "seconds": round(seconds, 2), "folder": str(out), **encoder_info}
+    summary["videos_per_s"] = round(counts["extracted"] / seconds, 3) if counts["extracted"] else None
+    return summary
+
+
+def write_index(out: Path, videos, encoder_id: str) -> int:
+    """Rewrite ``index.parquet`` from the feature files present (the files, not the run, are the truth)."""
+    import pandas as pd
+
+    rows = []
+    for row in videos.itertuples(index=False):
+        target = out / f"{row.video_id}.safetensors"
+        meta = _metadata(target) if target.exists() else {}
+        if meta.get("encoder_id") != encoder_id or meta.get("sha256") != row.sha256:
+            continue
+        with safe_open(str(target), "pt") as f:
+            m, d = f.get_slice("features").get_shape()
+        rows.append({"video_id": row.video_id, "file": target.name, "sha256": row.sha256, "num_frames": m,
+                     "dim": d, "duration": row.duration})  # fmt: skip
+    columns = ["video_id", "file", "sha256", "num_frames", "dim", "duration"]
+    table = pd.DataFrame(rows, columns=columns)
+    tmp = out / "index.parquet.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "index.parquet")
+    return len(table)
