@@ -66,13 +66,15 @@ def _stream_duration(container: av.container.InputContainer, stream: av.video.st
         return float(stream.duration * stream.time_base)
     if container.duration:
         return container.duration / av.time_base
-    # neither the stream nor the container states it: find the last packet's end (demux only, no decoding)
+    # neither the stream nor the container states it: find the last packet's end (demux only, no decoding),
+    # in a second reader so that this one stays at the start (not every stream can seek back)
     end = None
-    for packet in container.demux(stream):
-        if packet.pts is not None:
-            packet_end = (packet.pts + (packet.duration or 0) - (stream.start_time or 0)) * stream.time_base
-            end = float(packet_end) if end is None else max(end, float(packet_end))
-    container.seek(0, stream=stream)
+    with av.open(container.name) as scan:
+        scan_stream = scan.streams.video[0]
+        for packet in scan.demux(scan_stream):
+            if packet.pts is not None:
+                packet_end = (packet.pts + (packet.duration or 0) - (scan_stream.start_time or 0)) * scan_stream.time_base
+                end = float(packet_end) if end is None else max(end, float(packet_end))
     return end
 
 
