@@ -1,0 +1,133 @@
+"""``momentor pipeline compile|submit|run-local|data-version``: the Kubeflow pipeline of ``components/``.
+
+    momentor pipeline compile [--out FILE]
+    momentor pipeline submit --endpoint URL [--experiment NAME] [-S k=v ...] [--arg NAME=VALUE ...] [--wait]
+    momentor pipeline run-local [--pipeline-root DIR] [-S k=v ...] [--arg NAME=VALUE ...]
+    momentor pipeline data-version
+
+``submit`` and ``run-local`` pass the resolved config (``--params`` file plus ``-S``) to the pipeline as
+its ``overrides`` parameter, as the minimal override list against the package defaults; ``--arg`` sets any
+other pipeline parameter (``preset``, ``gate_floors``, ``raw_data_uri``, ``champion_dir``, ``image``,
+``gpus``; values are YAML). ``--out FILE`` writes the run summary JSON (what the Airflow DAG reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _arguments(args: argparse.Namespace, cfg) -> dict:
+    """The pipeline arguments of a submit or local run: overrides of the resolved config plus ``--arg``."""
+    import yaml
+
+    from momentor import pipeline_runs
+    from momentor.config import ConfigError
+
+    arguments: dict = {"overrides": pipeline_runs.config_overrides(cfg)}
+    image = getattr(args, "image", None) or os.environ.get("MOMENTOR_IMAGE")
+    if image:
+        arguments["image"] = image
+    for text in args.arg:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--arg {text!r} is not of the form NAME=VALUE (a pipeline parameter)")
+        arguments[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return arguments
+
+
+def _write_summary(summary: dict, out: str | None) -> None:
+    text = json.dumps(summary, indent=2, default=str)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    print(text)
+
+
+def compile_(args: argparse.Namespace) -> int:
+    from momentor import pipeline_runs
+
+    out = pipeline_runs.compile_pipeline(args.out, args.pipeline_file)
+    print(f"compiled {args.pipeline_file} -> {out}")
+    return 0
+
+
+def submit(args: argparse.Namespace) -> int:
+    from momentor import pipeline_runs
+    from momentor.cli import load_config
+
+    cfg = load_config(args)
+    endpoint = args.endpoint or cfg.pipeline.kfp_endpoint
+    if not endpoint:
+        print("momentor pipeline submit: no endpoint; pass --endpoint URL or set pipeline.kfp_endpoint",
+              file=sys.stderr)
+        return 2
+    summary = pipeline_runs.submit(endpoint, _arguments(args, cfg), args.package, args.experiment, args.run_name,
+                                   args.wait, args.timeout)
+    _write_summary(summary, args.out)
+    return 0 if not args.wait or summary["state"] == "SUCCEEDED" else 1
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from momentor import pipeline_runs
+    from momentor.cli import load_config
+
+    cfg = load_config(args)
+    arguments = _arguments(args, cfg)
+    # the champion of a local run is the project's own (paths.work/gate.champion), not the pods' default
+    arguments.setdefault("champion_dir", str((Path(cfg.paths.work) / cfg.gate.champion).resolve()))
+    root = args.pipeline_root or str(Path(cfg.paths.work) / "kfp-local")
+    summary = pipeline_runs.run_local(arguments, root, args.package)
+    _write_summary(summary, args.out)
+    return 0
+
+
+def data_version(args: argparse.Namespace) -> int:
+    from momentor import pipeline_runs
+    from momentor.cli import load_config
+
+    cfg = load_config(args)
+    _write_summary(pipeline_runs.data_version(cfg.paths.raw, args.dvc_file), args.out)
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("pipeline", help="compile, submit or locally run the Kubeflow pipeline")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    run_options = argparse.ArgumentParser(add_help=False)
+    run_options.add_argument("--package", help="compiled pipeline YAML (default: $MOMENTOR_PIPELINE_PACKAGE, "
+                             "else components/compiled/momentor_pipeline.yaml)")
+    run_options.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                             help="set a pipeline parameter, e.g. --arg raw_data_uri=/data (repeatable)")
+    run_options.add_argument("--out", help="also write the run summary JSON here")
+
+    a = actions.add_parser("compile", parents=[common], help="compile components/pipeline.py to the YAML package")
+    a.add_argument("--out", default="components/compiled/momentor_pipeline.yaml", help="YAML to write")
+    a.add_argument("--pipeline-file", default="components/pipeline.py", help="the pipeline definition")
+    a.set_defaults(handler=compile_)
+
+    a = actions.add_parser("submit", parents=[common, run_options], help="start a run on a KFP endpoint")
+    a.add_argument("--endpoint", help="KFP API URL (default: pipeline.kfp_endpoint)")
+    a.add_argument("--experiment", default="momentor", help="KFP experiment (created when missing)")
+    a.add_argument("--run-name", help="run name (default: package name and time)")
+    a.add_argument("--image", help="momentor image of every task (default: $MOMENTOR_IMAGE, else the pipeline's)")
+    a.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeded")
+    a.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait (default: 6 h)")
+    a.set_defaults(handler=submit)
+
+    a = actions.add_parser("run-local", parents=[common, run_options],
+                           help="run the whole pipeline here (KFP SubprocessRunner)")
+    a.add_argument("--pipeline-root", help="artifacts folder (default: <paths.work>/kfp-local)")
+    a.set_defaults(handler=run_local)
+
+    a = actions.add_parser("data-version", parents=[common], help="print the version of the raw data (JSON)")
+    a.add_argument("--dvc-file", default="data.dvc", help="DVC file that tracks the raw data")
+    a.add_argument("--out", help="also write it here")
+    a.set_defaults(handler=data_version)

@@ -1,0 +1,227 @@
+"""Compile, submit and run the Kubeflow pipeline of ``components/`` (behind ``momentor pipeline ...``).
+
+The pipeline's parameters carry only overrides of ``params.yaml``; everything else is the package's
+defaults. A submit turns the submitter's resolved config (``--params`` file plus ``-S``) into the minimal
+list of ``key.path=value`` overrides against those defaults (:func:`config_overrides`), so what a Helm
+ConfigMap or a local ``params.yaml`` changes reaches every step, and nothing else does.
+
+Both ways of running the pipeline end in the same *run summary* (a JSON-able dict), which the Airflow DAG
+reads to branch on the gate:
+
+    {"mode": "kfp" | "local", "state": "SUCCEEDED" | ..., "branch": "promote" | "report" | None,
+     "passed": bool | None, "decision": {...} | None, "run_id" | "pipeline_root": ...}
+
+``kfp`` and ``kfp.local`` are imported inside the functions: importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from momentor import config as config_lib
+
+log = logging.getLogger(__name__)
+
+PIPELINE_FILE = "components/pipeline.py"  # relative to the project root
+PACKAGE_FILE = "components/compiled/momentor_pipeline.yaml"
+PACKAGE_ENV = "MOMENTOR_PIPELINE_PACKAGE"  # where an image keeps the compiled pipeline
+PIPELINE_NAME = "momentor"
+#: task names of the two gate branches, as the pipeline names them
+BRANCH_TASKS = {"promote": "promote", "report": "report"}
+FINISHED = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED", "CANCELLED", "ERROR")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# overrides
+
+
+def _differences(value: Any, default: Any, prefix: str) -> list[str]:
+    """``key=value`` overrides that turn ``default`` into ``value`` (dataclasses recurse, the rest is whole)."""
+    if dataclasses.is_dataclass(value) and type(value) is type(default):
+        out = []
+        for f in dataclasses.fields(value):
+            out += _differences(getattr(value, f.name), getattr(default, f.name), f"{prefix}{f.name}.")
+        return out
+    if value == default:
+        return []
+    plain = config_lib.to_dict(value) if dataclasses.is_dataclass(value) else value
+    if isinstance(plain, list):
+        plain = [config_lib.to_dict(v) if dataclasses.is_dataclass(v) else v for v in plain]
+    # JSON is YAML flow style: the override parser reads it back to the same value and type
+    return [f"{prefix[:-1]}={json.dumps(plain)}"]
+
+
+def config_overrides(cfg: config_lib.Config) -> list[str]:
+    """The minimal ``-S`` list that turns the package defaults into ``cfg``."""
+    return _differences(cfg, config_lib.from_dict({}), "")
+
+
+def pipeline_overrides(preset: str = "", gate_floors: dict | None = None, overrides: list | None = None) -> list[str]:
+    """The ``-S`` list of the pipeline's parameters: the free list first, then the named ones win."""
+    out = [str(o) for o in overrides or []]
+    if preset:
+        out.append(f"model.preset={preset}")
+    if gate_floors:
+        out.append(f"gate.floors={json.dumps(gate_floors)}")
+    return out
+
+
+def resolve_params(out: str | Path, preset: str = "", gate_floors: dict | None = None,
+                   overrides: list | None = None) -> config_lib.Config:
+    """Write the resolved config (package defaults + the pipeline's overrides) to ``out``, validated."""
+    cfg = config_lib.load(None, pipeline_overrides(preset, gate_floors, overrides))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(config_lib.dump(cfg))
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------------------
+# compile
+
+
+def load_pipeline(pipeline_file: str | Path = PIPELINE_FILE):
+    """The ``@dsl.pipeline`` function of ``components/pipeline.py``, loaded by path.
+
+    The package never imports ``components/`` (it is not part of the installed package); the project root,
+    the folder above ``components/``, goes on ``sys.path`` so that the file's ``components.*`` imports work.
+    """
+    pipeline_file = Path(pipeline_file).resolve()
+    if not pipeline_file.is_file():
+        raise config_lib.ConfigError(
+            f"pipeline file {pipeline_file} not found; run from the project root or pass --pipeline-file")
+    root = str(pipeline_file.parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    spec = importlib.util.spec_from_file_location("components.pipeline", pipeline_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["components.pipeline"] = module
+    spec.loader.exec_module(module)
+    return module.momentor_pipeline
+
+
+def compile_pipeline(out: str | Path = PACKAGE_FILE, pipeline_file: str | Path = PIPELINE_FILE) -> Path:
+    """Compile the pipeline to the YAML package at ``out``."""
+    from kfp import compiler
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(load_pipeline(pipeline_file), str(out))
+    return out
+
+
+def find_package(package: str | Path | None = None) -> Path:
+    """The compiled pipeline: ``package``, else ``$MOMENTOR_PIPELINE_PACKAGE``, else the project's file."""
+    path = Path(package or os.environ.get(PACKAGE_ENV) or PACKAGE_FILE)
+    if not path.is_file():
+        raise config_lib.ConfigError(
+            f"compiled pipeline {path} not found; run `momentor pipeline compile` from the project root, "
+            f"pass --package, or set ${PACKAGE_ENV}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# submit to a KFP endpoint
+
+
+def kfp_client(endpoint: str):
+    """A ``kfp.Client`` for ``endpoint``, authenticated the way the Helm chart's pods are.
+
+    ``$KFP_TOKEN`` (a bearer token from a Secret) wins; else ``$KF_PIPELINES_SA_TOKEN_PATH`` (a projected
+    ServiceAccount token, multi-user Kubeflow) is read, and re-read when it expires; else no credentials.
+    """
+    import kfp
+    from kfp.client import ServiceAccountTokenVolumeCredentials
+
+    token = os.environ.get("KFP_TOKEN") or None
+    token_path = os.environ.get("KF_PIPELINES_SA_TOKEN_PATH")
+    credentials = ServiceAccountTokenVolumeCredentials(token_path) if token_path and not token else None
+    return kfp.Client(host=endpoint, existing_token=token, credentials=credentials)
+
+
+def submit(endpoint: str, arguments: dict, package: str | Path | None = None, experiment: str = PIPELINE_NAME,
+           run_name: str | None = None, wait: bool = False, timeout_s: float = 6 * 3600,
+           poll_s: float = 10.0) -> dict:
+    """Start a run of the compiled pipeline on ``endpoint``; with ``wait``, wait for it and read its branch."""
+    client = kfp_client(endpoint)
+    result = client.create_run_from_pipeline_package(
+        str(find_package(package)), arguments=arguments, run_name=run_name, experiment_name=experiment)
+    summary: dict = {"mode": "kfp", "endpoint": endpoint, "run_id": result.run_id, "state": None, "branch": None,
+                     "passed": None, "decision": None, "arguments": arguments}
+    if wait:
+        run = client.wait_for_run_completion(result.run_id, timeout=timeout_s, sleep_duration=poll_s)
+        summary["state"] = str(run.state).upper() if run.state else None
+        summary["branch"] = branch_of_run(run)
+        summary["passed"] = None if summary["branch"] is None else summary["branch"] == "promote"
+    return summary
+
+
+def branch_of_run(run) -> str | None:
+    """Which gate branch a finished KFP run took: the branch task that succeeded (None if neither did)."""
+    details = getattr(run, "run_details", None)
+    for task in getattr(details, "task_details", None) or []:
+        name = (task.display_name or "").lower()
+        for branch, task_name in BRANCH_TASKS.items():
+            if name == task_name and str(task.state).upper() == "SUCCEEDED":
+                return branch
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# run locally (kfp.local: every component in a subprocess of this Python, artifacts on disk)
+
+
+def run_local(arguments: dict, pipeline_root: str | Path, package: str | Path | None = None) -> dict:
+    """Run the compiled pipeline here with KFP's SubprocessRunner; the run summary.
+
+    Only lightweight Python components run locally, in this interpreter (``use_venv=False``: momentor is
+    already installed here), so the image and resource requests of the tasks are not used.
+    """
+    from kfp import components, local
+
+    pipeline_root = Path(pipeline_root).resolve()
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    pipeline = components.load_component_from_file(str(find_package(package)))
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root),
+               raise_on_error=True)
+    task = pipeline(**arguments)
+    decision_path = Path(task.output.path)  # the pipeline's output: the gate decision artifact
+    run_dir = decision_path.parent.parent  # <root>/<pipeline-run>/<gate task>/<artifact>
+    decision = json.loads(decision_path.read_text())
+    ran = [b for b, name in BRANCH_TASKS.items() if (run_dir / name).is_dir()]
+    return {"mode": "local", "pipeline_root": str(pipeline_root), "run_dir": str(run_dir), "state": "SUCCEEDED",
+            "branch": ran[0] if len(ran) == 1 else None, "passed": bool(decision.get("passed")),
+            "decision": decision, "decision_path": str(decision_path), "arguments": arguments}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# data version
+
+
+def data_version(raw: str | Path, dvc_file: str | Path = "data.dvc") -> dict:
+    """The version of the raw data: DVC's md5 of ``data.dvc`` when the data is DVC-tracked, else a hash of
+    the listing (relative path and size of every file) of ``raw``. Cheap: no file is read whole."""
+    import hashlib
+
+    raw, dvc_file = Path(raw), Path(dvc_file)
+    if dvc_file.is_file():
+        import yaml
+
+        outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
+        if outs[0].get("md5"):
+            return {"version": outs[0]["md5"], "source": str(dvc_file), "files": outs[0].get("nfiles"),
+                    "raw": str(raw)}
+    if not raw.is_dir():
+        raise config_lib.ConfigError(
+            f"raw data folder {raw} not found (paths.raw); run `momentor sample-data` or `dvc pull data.dvc`")
+    digest = hashlib.sha256()
+    files = sorted(p for p in raw.rglob("*") if p.is_file())
+    for path in files:
+        digest.update(f"{path.relative_to(raw).as_posix()}\0{path.stat().st_size}\n".encode())
+    return {"version": digest.hexdigest()[:32], "source": "listing", "files": len(files), "raw": str(raw)}
