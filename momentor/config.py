@@ -98,11 +98,23 @@ class DataConfig:
 class EngineConfig:
     """The Moment-10M data engine: boundaries, instance tracks, instructions."""
 
-    boundary_sigma: float = 1.0  # Gaussian smoothing of scene scores, in frames
-    boundary_threshold: float = 0.3  # peak height, relative to the largest score
-    merge_similarity: float = 0.9  # cosine similarity above which adjacent segments merge
+    sample_fps: float = 4.0  # frames per second decoded for scene scores and detection
+    frame_size: int = 96  # short side (pixels) of those frames
+    boundary_sigma: float = 0.5  # Gaussian smoothing of scene scores, in frames
+    boundary_threshold: float = 0.5  # smoothed scene score (colour-histogram distance, 0..1) a peak must exceed
+    boundary_min_gap_s: float = 1.0  # of two peaks closer than this only the higher is a boundary
+    merge_similarity: float = 0.93  # cosine similarity of mean frame features at or above which neighbours merge
+    merge_instance_overlap: float = 0.5  # ... and Jaccard overlap of their instances at or above which they merge
     boundary_tolerance_s: float = 1.0  # tolerance of the boundary precision/recall report
-    min_instruction_score: float = 0.0
+    detector: Literal["colour", "oracle"] = "colour"  # colour blobs (real detector) or the annotated boxes
+    detector_min_area: float = 0.004  # smallest colour blob, fraction of the frame
+    track_min_iou: float = 0.1  # IoU that links a detection to a track in the previous sampled frame
+    track_max_gap: int = 2  # sampled frames a track may miss before it ends
+    track_min_frames: int = 3  # instances seen in fewer sampled frames are flicker
+    presence_threshold: float = 0.3  # fraction of an event's frames an instance must be in to appear in it
+    caption_source: Literal["auto", "gt", "instances"] = "auto"  # event captions (see data/engine/captions.py)
+    min_instruction_score: float = 0.5  # instructions scoring below this are dropped
+    gesm: bool = True  # also write one GESM event sequence per video
     tasks: list[str] = field(
         default_factory=lambda: [
             "segment_captioning",

@@ -1,0 +1,40 @@
+"""The ``engine`` verb: the Moment-10M data engine over the manifest (``momentor.data.engine.run``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "engine", parents=[common], help="data engine: event boundaries, instance tracks, instructions (all 8 tasks)"
+    )
+    p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
+    p.set_defaults(handler=engine)
+
+
+def engine(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.data.engine.run import run_engine
+
+    cfg = load_config(args)
+    report = run_engine(cfg, args.manifest)
+    b = report["boundaries"]
+    print(
+        f"engine: {report['videos']} videos, {report['engine_segments']} events, {report['instances']} instances, "
+        f"{report['instructions']} instructions kept (score >= {report['filtering']['min_score']}), "
+        f"{sum(report['filtering']['dropped_low_score'].values())} dropped, {report['quarantined']} quarantined, "
+        f"{report['seconds']} s"
+    )
+    merged = b["after_merging"]
+    if merged["actual"]:
+        print(
+            f"  boundaries vs annotated (tolerance {b['tolerance_s']} s): precision {merged['precision']:.3f} "
+            f"recall {merged['recall']:.3f} F1 {merged['f1']:.3f} ({merged['true_positives']}/{merged['actual']}); "
+            f"before merging F1 {b['before_merging']['f1']:.3f}"
+        )
+    print("  kept per task: " + json.dumps(report["filtering"]["kept"]))
+    if report["quarantined"]:
+        print(f"  {report['quarantined']} videos quarantined: see the manifest's quarantine.jsonl (stage engine)")
+    return 0
