@@ -149,9 +149,10 @@ def submit(endpoint: str, arguments: dict, package: str | Path | None = None, ex
            run_name: str | None = None, wait: bool = False, timeout_s: float = 6 * 3600,
            poll_s: float = 10.0) -> dict:
     """Start a run of the compiled pipeline on ``endpoint``; with ``wait``, wait for it and read its branch."""
+    package = find_package(package)  # before connecting: a missing package is the user's to fix
     client = kfp_client(endpoint)
     result = client.create_run_from_pipeline_package(
-        str(find_package(package)), arguments=arguments, run_name=run_name, experiment_name=experiment)
+        str(package), arguments=arguments, run_name=run_name, experiment_name=experiment)
     summary: dict = {"mode": "kfp", "endpoint": endpoint, "run_id": result.run_id, "state": None, "branch": None,
                      "passed": None, "decision": None, "arguments": arguments}
     if wait:
