@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_of, report, row  # noqa: E402
+from common import best_of, report, row
 
-from momentor import assets, config  # noqa: E402
-from momentor.data.decode import sample_frames  # noqa: E402
-from momentor.data.features import extract_features  # noqa: E402
-from momentor.data.ingest import ingest  # noqa: E402
-from momentor.data.sample_corpus import build_sample_corpus  # noqa: E402
-from momentor.model.encoder import EncoderSpec, build_encoder  # noqa: E402
+from momentor import assets, config
+from momentor.data.decode import sample_frames
+from momentor.data.features import extract_features
+from momentor.data.ingest import ingest
+from momentor.data.sample_corpus import build_sample_corpus
+from momentor.model.encoder import EncoderSpec, build_encoder
 
 VIDEOS = 8
 
@@ -35,12 +35,18 @@ def encode(encoder, x: torch.Tensor, bf16: bool) -> torch.Tensor:
 
 def main() -> None:
     frames = np.concatenate(
-        [sample_frames(assets.sample_clip(n), 16, short_side=224)[0][:, :224, :224] for n in ("bikes.mp4", "bigbuckbunny.mp4")]
+        [
+            sample_frames(assets.sample_clip(n), 16, short_side=224)[0][:, :224, :224]
+            for n in ("bikes.mp4", "bigbuckbunny.mp4")
+        ]
     )
     x = torch.from_numpy(frames)  # (32, 224, 224, 3)
     encoder = build_encoder(EncoderSpec("efficientnet_lite0"))
     encode(encoder, x, True), encode(encoder, x, False)  # warm up both oneDNN paths
-    t_bf16, t_fp32 = best_of(lambda: encode(encoder, x, True), 3), best_of(lambda: encode(encoder, x, False), 3)
+    t_bf16, t_fp32 = (
+        best_of(lambda: encode(encoder, x, True), 3),
+        best_of(lambda: encode(encoder, x, False), 3),
+    )
     rows = [row("EfficientNet-Lite0, 32 frames 224 px", len(x) / t_bf16, "frames/s", "fp32", len(x) / t_fp32)]
     cosine = torch.nn.functional.cosine_similarity(encode(encoder, x, True), encode(encoder, x, False), dim=1)
     rows.append(row("bf16 vs fp32 feature cosine (min over frames)", float(cosine.min()), "cosine",

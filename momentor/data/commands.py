@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("sample-data", parents=[common], help="build the embedded sample corpus (real H.264 videos + GT)")
+    p = sub.add_parser(
+        "sample-data", parents=[common], help="build the embedded sample corpus (real H.264 videos + GT)"
+    )
     p.add_argument("--out", default=None, help="output folder (default: <paths.raw>/sample)")
-    p.add_argument("--num-videos", type=int, default=None, help="build only the first N videos (default: data.sample)")
+    p.add_argument(
+        "--num-videos", type=int, default=None, help="build only the first N videos (default: data.sample)"
+    )
     p.set_defaults(handler=sample_data)
 
-    p = sub.add_parser("ingest", parents=[common], help="read data.sources into the canonical manifest (Parquet)")
+    p = sub.add_parser(
+        "ingest", parents=[common], help="read data.sources into the canonical manifest (Parquet)"
+    )
     p.add_argument("--out", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.set_defaults(handler=ingest)
 
-    p = sub.add_parser("features", parents=[common], help="frame features of the manifest videos (cached, resumable)")
+    p = sub.add_parser(
+        "features", parents=[common], help="frame features of the manifest videos (cached, resumable)"
+    )
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=features)
@@ -48,7 +57,11 @@ def ingest(args: argparse.Namespace) -> int:
     from momentor.data.ingest import ingest as run_ingest
 
     cfg = load_config(args)
-    summary = run_ingest(cfg, args.out)
+    try:
+        summary = run_ingest(cfg, args.out)
+    except FileNotFoundError as err:
+        print(f"momentor ingest: {err}", file=sys.stderr)
+        return 1
     print(f"manifest: {summary['manifest']}  (past-end policy: {summary['past_end_policy']})")
     for source in summary["sources"]:
         counts = ", ".join(f"{k} {v}" for k, v in source.items() if k not in ("format", "path"))
@@ -64,7 +77,11 @@ def features(args: argparse.Namespace) -> int:
     from momentor.data.features import extract_features
 
     cfg = load_config(args)
-    summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
+    try:
+        summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
+    except FileNotFoundError as err:
+        print(f"momentor features: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=1))
     if summary["quarantined"]:
         print(f"{summary['quarantined']} videos quarantined: see the manifest's quarantine.jsonl")

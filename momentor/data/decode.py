@@ -21,7 +21,9 @@ import numpy as np
 from momentor.data.quarantine import BadInput
 
 _EPS = 1e-4  # s; sample times that land on a frame's timestamp take that frame despite float rounding
-_HINT_CORRUPT = "the file is corrupt or not a video: re-download or re-encode it (check it with `ffprobe FILE`)"
+_HINT_CORRUPT = (
+    "the file is corrupt or not a video: re-download or re-encode it (check it with `ffprobe FILE`)"
+)
 
 
 class DecodeError(BadInput):
@@ -50,7 +52,9 @@ def open_video(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise DecodeError(f"video file not found: {path}", "check the path, or put the video file there")
     if path.stat().st_size == 0:
-        raise DecodeError("empty file (0 bytes)", "the download or export did not finish: fetch the video again")
+        raise DecodeError(
+            "empty file (0 bytes)", "the download or export did not finish: fetch the video again"
+        )
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
@@ -61,7 +65,9 @@ def open_video(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _stream_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+def _stream_duration(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float | None:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:
@@ -73,7 +79,9 @@ def _stream_duration(container: av.container.InputContainer, stream: av.video.st
         scan_stream = scan.streams.video[0]
         for packet in scan.demux(scan_stream):
             if packet.pts is not None:
-                packet_end = (packet.pts + (packet.duration or 0) - (scan_stream.start_time or 0)) * scan_stream.time_base
+                packet_end = (
+                    packet.pts + (packet.duration or 0) - (scan_stream.start_time or 0)
+                ) * scan_stream.time_base
                 end = float(packet_end) if end is None else max(end, float(packet_end))
     return end
 
@@ -156,7 +164,9 @@ def sample_frames(
                     container.seek(int((times[i] + start) / stream.time_base), stream=stream, backward=True)
                     frames = container.decode(stream)
         except av.error.FFmpegError as err:
-            raise DecodeError(f"decoding failed near {max(last_time, 0):.2f} s: {err}", _HINT_CORRUPT) from err
+            raise DecodeError(
+                f"decoding failed near {max(last_time, 0):.2f} s: {err}", _HINT_CORRUPT
+            ) from err
         if previous is None:
             raise DecodeError("no video frames could be decoded", _HINT_CORRUPT)
         frame_period = 1 / info.fps if info.fps else 0.0

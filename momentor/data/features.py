@@ -98,7 +98,9 @@ class FrameFeaturizer:
         self.batch_size = cfg.data.feature_batch_size
         self.compute = precision(cfg)
         if cfg.data.feature_backend == "onnx":
-            from momentor.export.runtime import OnnxFrameEncoder  # optional: only this backend needs onnxruntime
+            from momentor.export.runtime import (
+                OnnxFrameEncoder,  # optional: only this backend needs onnxruntime
+            )
 
             self.encoder = OnnxFrameEncoder.from_config(cfg)
         else:
@@ -135,7 +137,9 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
     m = num_frames(cfg.model)
     featurizer = FrameFeaturizer(cfg, seed=cfg.seed)
     encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute}
-    (out / "encoder.json").write_text(json.dumps({**encoder_info, "backend": cfg.data.feature_backend}) + "\n")
+    (out / "encoder.json").write_text(
+        json.dumps({**encoder_info, "backend": cfg.data.feature_backend}) + "\n"
+    )
     quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
@@ -148,7 +152,13 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
         return row, sha, sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
 
-    counts = {"videos": len(with_file), "extracted": 0, "cached": 0, "quarantined": 0, "no_file": len(videos) - len(with_file)}
+    counts = {
+        "videos": len(with_file),
+        "extracted": 0,
+        "cached": 0,
+        "quarantined": 0,
+        "no_file": len(videos) - len(with_file),
+    }
     started = time.perf_counter()
     rows = list(with_file.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -66,17 +66,25 @@ def find_video(folder: Path, video_id: str) -> Path:
 
 def resolve_video(video: SourceVideo, source: SourceConfig) -> dict:
     """The ``videos`` row of a reader's record: file found, decodable at both ends, hashed, duration settled."""
-    path = Path(video.path) if video.path else (find_video(Path(source.videos), video.video_id) if source.videos else None)
+    path = (
+        Path(video.path)
+        if video.path
+        else (find_video(Path(source.videos), video.video_id) if source.videos else None)
+    )
     duration, fps, sha = video.duration, video.fps, ""
     if path is not None:
         info = probe_video(path)  # DecodeError (a BadInput) for missing, empty, corrupt, truncated files
         duration = duration if duration is not None else info.duration
         fps, sha = info.fps, file_sha256(path)
     if duration is None:
-        hint = _DURATION_HINTS.get(source.format, "give the source's `videos` folder so the duration can be read")
+        hint = _DURATION_HINTS.get(
+            source.format, "give the source's `videos` folder so the duration can be read"
+        )
         raise BadInput("unknown duration: the source states none and there is no video file", hint)
     if not duration > 0:
-        raise BadInput(f"zero duration ({duration})", "fix the duration in the source, or re-encode the video")
+        raise BadInput(
+            f"zero duration ({duration})", "fix the duration in the source, or re-encode the video"
+        )
     if video.split not in SPLITS:
         raise BadInput(f"split {video.split!r} is not one of {', '.join(SPLITS)}", "set the source's `split`")
     return {
@@ -177,7 +185,9 @@ class _Ingest:
                                        "times": track.times, "boxes": track.boxes})  # fmt: skip
             stats["tracks"] += 1
         if record.frame_labels is not None:
-            self.writer.add("frame_labels", {"video_id": vid, "labels": record.frame_labels, "fps": record.fps})
+            self.writer.add(
+                "frame_labels", {"video_id": vid, "labels": record.frame_labels, "fps": record.fps}
+            )
             stats["frame_labels"] += 1
 
     def _fit_instruction(self, instruction, row: dict, stats: Counter) -> None:
@@ -211,7 +221,9 @@ def ingest(cfg: Config, folder: str | Path | None = None) -> dict:
     folder = Path(folder) if folder is not None else Path(cfg.paths.work) / "manifest"
     for k, source in enumerate(cfg.data.sources):
         if source.split is not None and source.split not in SPLITS:
-            raise ConfigError(f"data.sources[{k}].split: {source.split!r} is not allowed; use one of {SPLITS} or null")
+            raise ConfigError(
+                f"data.sources[{k}].split: {source.split!r} is not allowed; use one of {SPLITS} or null"
+            )
     run = _Ingest(cfg, folder)
     summary: dict = {"past_end_policy": run.policy, "sources": []}
     try:

@@ -116,7 +116,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("boxes", _windows),
         ]
     ),
-    "frame_labels": pa.schema([("video_id", pa.string()), ("labels", pa.list_(pa.string())), ("fps", pa.float64())]),
+    "frame_labels": pa.schema(
+        [("video_id", pa.string()), ("labels", pa.list_(pa.string())), ("fps", pa.float64())]
+    ),
 }
 TABLES = tuple(SCHEMAS)
 QUARANTINE_FILE = "quarantine.jsonl"

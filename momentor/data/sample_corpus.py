@@ -36,7 +36,16 @@ from pathlib import Path
 import numpy as np
 
 from momentor.config import SampleCorpusConfig
-from momentor.data.sample_render import BACKGROUNDS, COLOURS, SHAPES, SHOTS, Actor, render_event, shot_frames, write_mp4
+from momentor.data.sample_render import (
+    BACKGROUNDS,
+    COLOURS,
+    SHAPES,
+    SHOTS,
+    Actor,
+    render_event,
+    shot_frames,
+    write_mp4,
+)
 
 FORMAT = "momentor-sample/1"
 ANNOTATIONS = "annotations.json"
@@ -47,7 +56,11 @@ MOTION_WORDS = {
     "right_to_left": ("moves from right to left", "slides across to the left", "travels leftwards"),
     "upward": ("rises from the bottom to the top", "moves upward", "floats up the screen"),
     "downward": ("drops from the top to the bottom", "moves downward", "falls down the screen"),
-    "diagonal": ("moves diagonally to the bottom right", "crosses the screen diagonally", "slides to the lower right"),
+    "diagonal": (
+        "moves diagonally to the bottom right",
+        "crosses the screen diagonally",
+        "slides to the lower right",
+    ),
     "bounce": ("bounces up and down", "hops up and down twice", "jumps up and down in the middle"),
     "circle": ("circles around the centre", "moves in a circle", "travels along a round path"),
     "grow": ("grows larger in the centre", "gets bigger", "expands in the middle of the screen"),
@@ -67,7 +80,9 @@ def _describe(actors: list[Actor], variant: int) -> str:
     clauses = []
     for a in actors:
         article = ("an" if a.colour[0] in "aeiou" else "a") if variant == 0 else "the"
-        clauses.append(f"{article} {a.colour} {SHAPE_WORDS[a.shape][variant]} {MOTION_WORDS[a.motion][variant]}")
+        clauses.append(
+            f"{article} {a.colour} {SHAPE_WORDS[a.shape][variant]} {MOTION_WORDS[a.motion][variant]}"
+        )
     return " while ".join(clauses)
 
 
@@ -81,7 +96,9 @@ def rendered_phrasings(actors: list[Actor], background: str) -> list[str]:
     ]
 
 
-def _plan_rendered(rng: np.random.Generator, cast: list[tuple[str, str]], used: set, size: float) -> list[Actor]:
+def _plan_rendered(
+    rng: np.random.Generator, cast: list[tuple[str, str]], used: set, size: float
+) -> list[Actor]:
     """One or two actors from the video's cast, each with a motion it has not done in this video yet."""
     for _ in range(100):
         n = 1 if rng.random() < 0.7 else 2
@@ -122,7 +139,9 @@ def plan_video(cfg: SampleCorpusConfig, index: int) -> list[dict]:
         background = str(rng.choice([b for b in BACKGROUNDS if b != background]))
         actors = _plan_rendered(rng, cast, used, size=float(rng.uniform(0.2, 0.28)))
         num_frames = int(rng.integers(round(2.5 * cfg.fps), round(5 * cfg.fps) + 1))
-        events.append({"kind": "rendered", "actors": actors, "background": background, "num_frames": num_frames})
+        events.append(
+            {"kind": "rendered", "actors": actors, "background": background, "num_frames": num_frames}
+        )
     return events
 
 
@@ -171,7 +190,8 @@ def build_video(cfg: SampleCorpusConfig, index: int, folder: Path) -> dict:
         "events": records,
         "queries": queries,
         "tracks": [
-            {"track_id": f"{video_id}_t{k}", "label": label, **track} for k, (label, track) in enumerate(tracks.items())
+            {"track_id": f"{video_id}_t{k}", "label": label, **track}
+            for k, (label, track) in enumerate(tracks.items())
         ],
     }
 
@@ -204,7 +224,9 @@ def build_sample_corpus(cfg: SampleCorpusConfig, out_dir: str | Path, num_videos
     videos = []
     for index in range(n):
         record = build_video(cfg, index, partial)
-        videos.append({"video_id": record.pop("video_id"), "file": record.pop("file"), "split": splits[index], **record})
+        videos.append(
+            {"video_id": record.pop("video_id"), "file": record.pop("file"), "split": splits[index], **record}
+        )
     annotation = {"format": FORMAT, "seed": cfg.seed, "fps": cfg.fps, "size": cfg.size, "videos": videos}
     (partial / ANNOTATIONS).write_text(json.dumps(annotation, indent=1) + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)

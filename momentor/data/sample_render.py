@@ -128,42 +128,72 @@ class Shot:
 
 # Shot boundaries found by frame differences and checked by eye; captions describe what is on screen.
 SHOTS = (
-    Shot("bikes.mp4", 30, 76, (
-        "a man in a dark suit walks between parked cars and a taxi",
-        "a man wearing a suit walks past a row of cars",
-        "the man in the suit walking among the parked cars",
-        "the part where a man in a suit walks by the cars",
-    )),
-    Shot("bikes.mp4", 76, 137, (
-        "a cyclist in a helmet rides behind a van in traffic",
-        "a man on a bicycle rides through city traffic",
-        "the cyclist wearing a helmet passing a van",
-        "the part where a cyclist rides next to the cars",
-    )),
-    Shot("bikes.mp4", 137, 187, (
-        "cars drive past a green metal fence on a city street",
-        "traffic passes behind a dark green railing",
-        "the street with cars seen through a metal fence",
-        "the part where cars go by behind the fence",
-    )),
-    Shot("bikes.mp4", 187, 242, (
-        "a pedestrian walks past a bicycle leaning against a wall",
-        "someone walks by a parked bike on the pavement",
-        "the bicycle parked against the wall as a person passes",
-        "the part where a person walks past the parked bicycle",
-    )),
-    Shot("bigbuckbunny.mp4", 0, 132, (
-        "a big grey rabbit climbs out of its burrow on a grassy hill",
-        "a cartoon rabbit comes out of a hole in the grass",
-        "the large bunny stretching in front of its burrow",
-        "the part where the cartoon rabbit appears on the hill",
-    )),
-    Shot("carphone_pristine.mp4", 0, 120, (
-        "a man in a bow tie talks in the back seat of a car",
-        "a man in a suit speaks while riding in a car",
-        "the man with the red bow tie talking inside the car",
-        "the part where the man in the car is talking",
-    )),
+    Shot(
+        "bikes.mp4",
+        30,
+        76,
+        (
+            "a man in a dark suit walks between parked cars and a taxi",
+            "a man wearing a suit walks past a row of cars",
+            "the man in the suit walking among the parked cars",
+            "the part where a man in a suit walks by the cars",
+        ),
+    ),
+    Shot(
+        "bikes.mp4",
+        76,
+        137,
+        (
+            "a cyclist in a helmet rides behind a van in traffic",
+            "a man on a bicycle rides through city traffic",
+            "the cyclist wearing a helmet passing a van",
+            "the part where a cyclist rides next to the cars",
+        ),
+    ),
+    Shot(
+        "bikes.mp4",
+        137,
+        187,
+        (
+            "cars drive past a green metal fence on a city street",
+            "traffic passes behind a dark green railing",
+            "the street with cars seen through a metal fence",
+            "the part where cars go by behind the fence",
+        ),
+    ),
+    Shot(
+        "bikes.mp4",
+        187,
+        242,
+        (
+            "a pedestrian walks past a bicycle leaning against a wall",
+            "someone walks by a parked bike on the pavement",
+            "the bicycle parked against the wall as a person passes",
+            "the part where a person walks past the parked bicycle",
+        ),
+    ),
+    Shot(
+        "bigbuckbunny.mp4",
+        0,
+        132,
+        (
+            "a big grey rabbit climbs out of its burrow on a grassy hill",
+            "a cartoon rabbit comes out of a hole in the grass",
+            "the large bunny stretching in front of its burrow",
+            "the part where the cartoon rabbit appears on the hill",
+        ),
+    ),
+    Shot(
+        "carphone_pristine.mp4",
+        0,
+        120,
+        (
+            "a man in a bow tie talks in the back seat of a car",
+            "a man in a suit speaks while riding in a car",
+            "the man with the red bow tie talking inside the car",
+            "the part where the man in the car is talking",
+        ),
+    ),
 )
 
 

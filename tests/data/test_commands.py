@@ -19,5 +19,18 @@ def test_sample_data_ingest_features(tmp_path, capsys):
     assert "sample" in out and "videos 2" in out
     assert main(["features", *common, "--no-progress"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["extracted"] == 2 and summary["num_frames"] == 16 and summary["encoder_id"] == "clip:tiny-random:32"
+    assert (
+        summary["extracted"] == 2
+        and summary["num_frames"] == 16
+        and summary["encoder_id"] == "clip:tiny-random:32"
+    )
     assert len(list((tmp_path / "work" / "features").glob("*/sample_00[01].safetensors"))) == 2
+
+
+def test_missing_inputs_say_which_verb_to_run_first(tmp_path, capsys):
+    common = ["--params", str(ROOT / "params.yaml"), "-S", f"paths.work={tmp_path / 'work'}",
+              "-S", f"data.sources=[{{format: sample, path: {tmp_path / 'nothing'}}}]"]  # fmt: skip
+    assert main(["ingest", *common]) == 1
+    assert "momentor sample-data" in capsys.readouterr().err
+    assert main(["features", *common, "-S", "model.preset=tiny"]) == 1
+    assert "momentor ingest" in capsys.readouterr().err

@@ -1,11 +1,10 @@
 import av
 import numpy as np
 import pytest
+from video_files import frame_index, make_broken_videos
 
 from momentor.data import decode
 from momentor.data.decode import DecodeError, probe_video, sample_frames, sample_times
-
-from video_files import frame_index, make_broken_videos, write_counter_video
 
 
 def test_sample_times_include_both_ends():

@@ -81,7 +81,10 @@ def test_bf16_and_fp32_features_of_the_cpu_encoder_agree():
     from momentor import assets
 
     frames = np.concatenate(
-        [sample_frames(assets.sample_clip(n), 4, short_side=224)[0][:, :224, :224] for n in ("bikes.mp4", "carphone_pristine.mp4")]
+        [
+            sample_frames(assets.sample_clip(n), 4, short_side=224)[0][:, :224, :224]
+            for n in ("bikes.mp4", "carphone_pristine.mp4")
+        ]
     )
     encoder = build_encoder(EncoderSpec("efficientnet_lite0"))
     x = torch.from_numpy(frames)
@@ -93,3 +96,19 @@ def test_bf16_and_fp32_features_of_the_cpu_encoder_agree():
     cosine = torch.nn.functional.cosine_similarity(fp32, bf16, dim=1)
     assert cosine.min() > 0.99, cosine
     assert not torch.equal(fp32, bf16)  # autocast really ran in bf16
+
+
+def test_onnx_backend_gives_the_torch_features(tiny_project, tmp_path):
+    pytest.importorskip(
+        "momentor.export.onnx_export", reason="the ONNX export of the encoder is not in this tree"
+    )
+    cfg = tiny_project
+    extract_features(cfg, progress=False)
+    torch_features = load_features(feature_dir(cfg) / "sample_000.safetensors")[0]
+    onnx_cfg = config.from_dict({**config.to_dict(cfg), "paths": {**config.to_dict(cfg)["paths"], "work": str(tmp_path / "onnx")}},
+                                ["data.feature_backend=onnx"])  # fmt: skip
+    ingest(onnx_cfg)
+    summary = extract_features(onnx_cfg, progress=False)
+    assert summary["extracted"] == 2 and summary["precision"] == "fp32"
+    onnx_features = load_features(feature_dir(onnx_cfg) / "sample_000.safetensors")[0]
+    torch.testing.assert_close(onnx_features, torch_features, atol=1e-4, rtol=1e-4)

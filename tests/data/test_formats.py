@@ -26,7 +26,9 @@ def run_ingest(tmp_path, sources, **data):
 )
 def test_charades_sta_past_end_policy(tmp_path, fixtures_dir, policy, queries, ending_after):
     summary, tables = run_ingest(
-        tmp_path, [{"format": "charades_sta", "path": str(fixtures_dir / "charades_sta")}], past_end_policy=policy
+        tmp_path,
+        [{"format": "charades_sta", "path": str(fixtures_dir / "charades_sta")}],
+        past_end_policy=policy,
     )
     (source,) = summary["sources"]
     assert source["past_end_queries"] == 562  # counted under every policy
@@ -42,7 +44,7 @@ def test_charades_sta_past_end_policy(tmp_path, fixtures_dir, policy, queries, e
 
 
 def test_activitynet_captions(tmp_path, fixtures_dir):
-    summary, tables = run_ingest(
+    _summary, tables = run_ingest(
         tmp_path, [{"format": "activitynet_captions", "path": str(fixtures_dir / "activitynet_captions")}]
     )
     v, s, q = tables["videos"], tables["segments"], tables["queries"]
@@ -60,7 +62,9 @@ def test_qvhighlights_keeps_qids_and_saliency(tmp_path, fixtures_dir):
     q = tables["queries"].set_index("query_id")
     assert len(q) == 1550 and q.index.is_unique
     row = q.loc["2579"]
-    assert row["video_id"] == "NUsG9BgSes0_210.0_360.0" and [list(w) for w in row["windows"]] == [[82.0, 150.0]]
+    assert row["video_id"] == "NUsG9BgSes0_210.0_360.0" and [list(w) for w in row["windows"]] == [
+        [82.0, 150.0]
+    ]
     assert len(row["relevant_clip_ids"]) == len(row["saliency_scores"]) == 34
     assert list(row["saliency_scores"][7]) == [2, 1, 4]
     assert tables["videos"]["duration"].max() == 150 and tables["videos"]["duration"].eq(150).mean() > 0.9
@@ -75,7 +79,10 @@ def test_youcook2_sentences_pair_with_seconds(tmp_path, fixtures_dir):
     assert len(tables["videos"]) == 415
     # 3187 annotated; one starts after its video ends and is dropped by the default clip policy
     assert len(s) == 3186 and summary["sources"][0]["dropped_past_end"] == 2  # its segment and its query
-    assert caption_sentences("<time_token_1> <time_token_2> a b <time_token_3> <time_token_4> c") == ["a b", "c"]
+    assert caption_sentences("<time_token_1> <time_token_2> a b <time_token_3> <time_token_4> c") == [
+        "a b",
+        "c",
+    ]
 
 
 def test_breakfast_frame_labels_and_one_based_mapping(tmp_path, fixtures_dir):
@@ -105,7 +112,9 @@ def test_breakfast_unknown_label_is_quarantined(tmp_path, fixtures_dir):
     (folder / "groundTruth" / "bad.txt").write_text("SIL\nmake_sushi\n")
     summary, tables = run_ingest(tmp_path, [{"format": "breakfast", "path": str(folder)}])
     assert tables["frame_labels"]["video_id"].tolist() == ["ok"]
-    (entry,) = [json.loads(line) for line in (tmp_path / "manifest" / "quarantine.jsonl").read_text().splitlines()]
+    (entry,) = [
+        json.loads(line) for line in (tmp_path / "manifest" / "quarantine.jsonl").read_text().splitlines()
+    ]
     assert entry["item"] == "bad" and "make_sushi" in entry["reason"] and "mapping.txt" in entry["hint"]
     assert summary["quarantined"] == 1
 
@@ -124,7 +133,9 @@ def test_all_sources_land_in_one_manifest(tmp_path, fixtures_dir):
 
 
 def test_reader_yields_source_records(fixtures_dir):
-    first = next(iter(read_source("activitynet_captions", fixtures_dir / "activitynet_captions" / "val_1.json")))
+    first = next(
+        iter(read_source("activitynet_captions", fixtures_dir / "activitynet_captions" / "val_1.json"))
+    )
     assert isinstance(first, SourceVideo) and first.duration == 55.15
     with pytest.raises(FileNotFoundError, match="data.sources"):
         read_source("charades_sta", fixtures_dir / "nowhere")

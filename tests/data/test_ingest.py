@@ -43,7 +43,9 @@ def test_sample_corpus_lands_in_the_manifest_and_bad_videos_in_quarantine(tmp_pa
     assert len(tables["tracks"]) == sum(len(v["tracks"]) for v in good) > 0
     v = tables["videos"].set_index("video_id")
     assert v.loc["sample_000", "duration"] == good[0]["duration"] and v.loc["sample_000", "fps"] == 8.0
-    assert len(v.loc["sample_000", "sha256"]) == 64 and (folder / "sample_000.mp4").samefile(v.loc["sample_000", "path"])
+    assert len(v.loc["sample_000", "sha256"]) == 64 and (folder / "sample_000.mp4").samefile(
+        v.loc["sample_000", "path"]
+    )
     q = tables["queries"].set_index("query_id")
     first = good[0]["queries"][0]
     assert q.loc[first["query_id"], "text"] == first["text"]
@@ -70,7 +72,11 @@ def test_failed_ingest_leaves_the_previous_manifest(tmp_path, sample_with_bad_vi
     ingest(make_cfg(tmp_path, [{"format": "sample", "path": str(folder)}]))
     before = read_manifest(tmp_path / "work" / "manifest")["videos"]
     with pytest.raises(FileNotFoundError):
-        ingest(make_cfg(tmp_path, [{"format": "sample", "path": str(folder)}, {"format": "gesm", "path": "/nope"}]))
+        ingest(
+            make_cfg(
+                tmp_path, [{"format": "sample", "path": str(folder)}, {"format": "gesm", "path": "/nope"}]
+            )
+        )
     assert read_manifest(tmp_path / "work" / "manifest")["videos"].equals(before)
     assert not (tmp_path / "work" / "manifest.partial").exists()
 
@@ -99,7 +105,12 @@ MOMENT10M = {
     },
     "yt_not_downloaded": {"qa_data": [{"conversations": [{"human": "Q?", "gpt": "A."}], "variables": {}, "match_score": 1}]},
 }  # fmt: skip
-GESM = {"yt_fridge": {"timestamps": [[0.0, 1.5], [1.5, 3.0]], "captions": ["a man opens a fridge.", "he takes out milk."]}}
+GESM = {
+    "yt_fridge": {
+        "timestamps": [[0.0, 1.5], [1.5, 3.0]],
+        "captions": ["a man opens a fridge.", "he takes out milk."],
+    }
+}
 
 
 def test_moment10m_and_gesm_with_their_videos(tmp_path):
@@ -136,7 +147,9 @@ def test_moment10m_and_gesm_with_their_videos(tmp_path):
     assert tables["segments"]["caption"].tolist() == ["a man opens a fridge.", "he takes out milk."]
     m10m = summary["sources"][0]
     assert m10m["instructions"] == 4 and m10m["past_end_instructions"] == 1 and m10m["quarantined"] == 2
-    reasons = {e["item"]: e["reason"] for e in read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")}
+    reasons = {
+        e["item"]: e["reason"] for e in read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")
+    }
     assert "unknown Moment-10M data type 'dance_data'" in reasons["yt_fridge/dance_data"]
     assert "not found" in reasons["yt_not_downloaded"]
 
@@ -152,9 +165,13 @@ def test_moment10m_without_videos_says_where_durations_come_from(tmp_path):
 def test_bad_split_and_bad_window_are_reported(tmp_path):
     with pytest.raises(config.ConfigError, match="split"):
         ingest(make_cfg(tmp_path, [{"format": "gesm", "path": str(tmp_path), "split": "holdout"}]))
-    (tmp_path / "g.json").write_text(json.dumps({"v": {"timestamps": [[2.0, 1.0], [0.0, 1.0]], "captions": ["x", "y"]}}))
+    (tmp_path / "g.json").write_text(
+        json.dumps({"v": {"timestamps": [[2.0, 1.0], [0.0, 1.0]], "captions": ["x", "y"]}})
+    )
     write_counter_video(tmp_path / "v.mp4")
-    summary = ingest(make_cfg(tmp_path, [{"format": "gesm", "path": str(tmp_path / "g.json"), "videos": str(tmp_path)}]))
+    summary = ingest(
+        make_cfg(tmp_path, [{"format": "gesm", "path": str(tmp_path / "g.json"), "videos": str(tmp_path)}])
+    )
     assert summary["tables"]["segments"] == 1 and summary["quarantined"] == 1
     (entry,) = read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")
     assert entry["item"] == "v_s0" and "not ordered" in entry["reason"]

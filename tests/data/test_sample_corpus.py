@@ -1,5 +1,6 @@
 import dataclasses
 import hashlib
+import itertools
 import json
 
 import numpy as np
@@ -25,7 +26,7 @@ def test_events_tile_the_video_and_match_the_file(corpus):
         events = video["events"]
         assert cfg.min_events <= len(events) <= cfg.max_events
         assert events[0]["start"] == 0 and events[-1]["end"] == video["duration"]
-        assert all(a["end"] == b["start"] and a["start"] < a["end"] for a, b in zip(events, events[1:]))
+        assert all(a["end"] == b["start"] and a["start"] < a["end"] for a, b in itertools.pairwise(events))
         info = probe_video(folder / video["file"])
         assert info.duration == pytest.approx(video["duration"]) == video["num_frames"] / cfg.fps
         assert (info.width, info.height, info.fps) == (cfg.size, cfg.size, cfg.fps)
@@ -87,7 +88,9 @@ def test_same_seed_same_bytes_and_video_k_independent_of_count(tmp_path, corpus)
     for video in again["videos"]:
         assert digest(tmp_path / "again" / video["file"]) == digest(folder / video["file"])
         first = next(v for v in annotation["videos"] if v["video_id"] == video["video_id"])
-        assert {k: v for k, v in video.items() if k != "split"} == {k: v for k, v in first.items() if k != "split"}
+        assert {k: v for k, v in video.items() if k != "split"} == {
+            k: v for k, v in first.items() if k != "split"
+        }
     other = plan_video(dataclasses.replace(cfg, seed=1), 0)
     assert other != plan_video(cfg, 0)
 

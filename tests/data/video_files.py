@@ -30,10 +30,13 @@ def make_broken_videos(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     good = write_counter_video(folder / "good_source.mp4", count=48)
     data = good.read_bytes()
-    files = {"empty": folder / "empty.mp4", "garbage": folder / "garbage.mp4", "truncated": folder / "truncated.mp4"}
+    files = {
+        "empty": folder / "empty.mp4",
+        "garbage": folder / "garbage.mp4",
+        "truncated": folder / "truncated.mp4",
+    }
     files["empty"].write_bytes(b"")
     files["garbage"].write_bytes(b"this is not a video\n" * 64)
     files["truncated"].write_bytes(data[: len(data) // 2])
     good.unlink()
     return files
-

@@ -23,7 +23,16 @@ from pathlib import Path
 
 from momentor.data.formats.record import Rejected, SourceVideo
 
-FORMATS = ("sample", "charades_sta", "activitynet_captions", "qvhighlights", "youcook2", "breakfast", "moment10m", "gesm")
+FORMATS = (
+    "sample",
+    "charades_sta",
+    "activitynet_captions",
+    "qvhighlights",
+    "youcook2",
+    "breakfast",
+    "moment10m",
+    "gesm",
+)
 
 
 def read_source(fmt: str, path: str | Path, split: str | None = None) -> Iterator[SourceVideo | Rejected]:
@@ -32,6 +41,9 @@ def read_source(fmt: str, path: str | Path, split: str | None = None) -> Iterato
         raise ValueError(f"unknown annotation format {fmt!r}; use one of {', '.join(FORMATS)}")
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{fmt} annotations not found at {path}; set data.sources[].path to the file or folder")
+        how = "build it with `momentor sample-data`, or " if fmt == "sample" else ""
+        raise FileNotFoundError(
+            f"{fmt} annotations not found at {path}; {how}set data.sources[].path to the file or folder"
+        )
     module = importlib.import_module(f"momentor.data.formats.{fmt}")
     return module.read(path, split)

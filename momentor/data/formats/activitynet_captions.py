@@ -20,9 +20,13 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 timestamps, sentences = entry["timestamps"], entry["sentences"]
                 if len(timestamps) != len(sentences):
                     raise ValueError(f"{len(timestamps)} timestamps but {len(sentences)} sentences")
-                video = SourceVideo(video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"]))
+                video = SourceVideo(
+                    video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"])
+                )
             except (KeyError, TypeError, ValueError) as err:
-                yield Rejected(video_id, str(file), BadInput(f"malformed entry: {err}", "fix the entry in the JSON"))
+                yield Rejected(
+                    video_id, str(file), BadInput(f"malformed entry: {err}", "fix the entry in the JSON")
+                )
                 continue
             for k, (window, sentence) in enumerate(zip(timestamps, sentences)):
                 text = sentence.strip()

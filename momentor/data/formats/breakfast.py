@@ -55,7 +55,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
     folder = path if path.is_dir() else path.parent
     truth = folder / "groundTruth"
     if not truth.is_dir():
-        raise FileNotFoundError(f"no groundTruth/ folder in {folder}; point the breakfast source at the dataset folder")
+        raise FileNotFoundError(
+            f"no groundTruth/ folder in {folder}; point the breakfast source at the dataset folder"
+        )
     known = set(read_mapping(folder / "mapping.txt"))
     splits = _bundle_splits(folder, split)
     for file in sorted(truth.glob("*.txt")):
@@ -63,7 +65,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
         unknown = sorted(set(labels) - known)
         if not labels or unknown:
             reason = f"unknown action labels {unknown[:5]}" if unknown else "no frame labels"
-            yield Rejected(file.stem, str(file), BadInput(reason, "labels must be the names listed in mapping.txt"))
+            yield Rejected(
+                file.stem, str(file), BadInput(reason, "labels must be the names listed in mapping.txt")
+            )
             continue
         yield SourceVideo(
             file.stem,

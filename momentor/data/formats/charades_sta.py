@@ -40,7 +40,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 video_id, start, end = head.split()
                 window = (float(start), float(end))
             except ValueError:
-                reason = BadInput(f"line {lineno} is not 'VIDEO start end##sentence': {line[:80]!r}", "fix the line")
+                reason = BadInput(
+                    f"line {lineno} is not 'VIDEO start end##sentence': {line[:80]!r}", "fix the line"
+                )
                 yield Rejected(f"{file.name}:{lineno}", str(file), reason)
                 continue
             video = videos.get(video_id)

@@ -21,19 +21,30 @@ from momentor.data.formats.record import Instruction, Rejected, SourceVideo, loc
 from momentor.data.manifest import TASKS
 from momentor.data.quarantine import BadInput
 
-TYPE_TASKS = {
-    "segment_caption_data": "segment_captioning",
-    "instance_segment_caption_data": "segment_captioning",  # a segment described through one instance
-    "qa_data": "segment_qa",
-    "instance_qa_data": "instance_qa",
-    "appearance_data": "instance_qa",  # what an instance looks like
-    "segment_locate_data": "direct_segment_localization",
-    "hypo_scene_data": "inferential_segment_localization",
-    "comp_ret_data": "composite_segment_retrieval",
-    "instance_caption_data": "instance_activity_summarization",
-    "cross_segment_qa_data": "cross_segment_qa",
-} | {f"{task}_data": task for task in TASKS if task != "gesm"} | {task: task for task in TASKS if task != "gesm"}
-ROLES = {"human": "human", "user": "human", "question": "human", "gpt": "gpt", "assistant": "gpt", "answer": "gpt"}
+TYPE_TASKS = (
+    {
+        "segment_caption_data": "segment_captioning",
+        "instance_segment_caption_data": "segment_captioning",  # a segment described through one instance
+        "qa_data": "segment_qa",
+        "instance_qa_data": "instance_qa",
+        "appearance_data": "instance_qa",  # what an instance looks like
+        "segment_locate_data": "direct_segment_localization",
+        "hypo_scene_data": "inferential_segment_localization",
+        "comp_ret_data": "composite_segment_retrieval",
+        "instance_caption_data": "instance_activity_summarization",
+        "cross_segment_qa_data": "cross_segment_qa",
+    }
+    | {f"{task}_data": task for task in TASKS if task != "gesm"}
+    | {task: task for task in TASKS if task != "gesm"}
+)
+ROLES = {
+    "human": "human",
+    "user": "human",
+    "question": "human",
+    "gpt": "gpt",
+    "assistant": "gpt",
+    "answer": "gpt",
+}
 
 
 def parse_turns(conversations) -> list[tuple[str, str]]:
@@ -44,7 +55,9 @@ def parse_turns(conversations) -> list[tuple[str, str]]:
         pairs = [(item["from"], item["value"])] if "from" in item else list(item.items())
         for role, text in pairs:
             if role not in ROLES or not isinstance(text, str):
-                raise ValueError(f"turn role {role!r} is not one of {', '.join(ROLES)} (or its text is not a string)")
+                raise ValueError(
+                    f"turn role {role!r} is not one of {', '.join(ROLES)} (or its text is not a string)"
+                )
             turns.append((ROLES[role], text))
     return turns
 

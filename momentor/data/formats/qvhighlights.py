@@ -37,6 +37,8 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 continue
             video = videos.get(vid)
             if video is None:
-                video = videos[vid] = SourceVideo(vid, split_from_name(file.stem, split, "val"), duration=duration)
+                video = videos[vid] = SourceVideo(
+                    vid, split_from_name(file.stem, split, "val"), duration=duration
+                )
             video.queries.append(query)
         yield from videos.values()

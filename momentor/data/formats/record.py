@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from momentor.data.quarantine import BadInput
@@ -46,7 +47,9 @@ def check_window(window, what: str) -> Window:
     try:
         start, end = (float(v) for v in window)
     except (TypeError, ValueError) as err:
-        raise BadInput(f"{what}: {window!r} is not a [start, end] pair of seconds", "fix the annotation") from err
+        raise BadInput(
+            f"{what}: {window!r} is not a [start, end] pair of seconds", "fix the annotation"
+        ) from err
     if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
         raise BadInput(
             f"{what}: window [{start}, {end}] is not ordered within [0, inf)",
@@ -108,7 +111,9 @@ class Instruction:
             ) from err
         first_human = next((t for t in turns if t["from"] == "human"), None)
         if first_human is None:
-            raise BadInput(f"instruction {self.source_id}: no human turn", "a conversation starts with a human turn")
+            raise BadInput(
+                f"instruction {self.source_id}: no human turn", "a conversation starts with a human turn"
+            )
         if "<video>" not in first_human["value"]:
             first_human["value"] = "<video>\n" + first_human["value"]
         return turns

@@ -16,8 +16,10 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
     file = locate(path, ANNOTATIONS, "sample corpus annotation")[0]
     annotation = json.loads(file.read_text())
     if annotation.get("format") != FORMAT:
-        raise ValueError(f"{file} is not a {FORMAT} annotation (format {annotation.get('format')!r}); rebuild it "
-                         f"with `momentor sample-data`")
+        raise ValueError(
+            f"{file} is not a {FORMAT} annotation (format {annotation.get('format')!r}); rebuild it "
+            f"with `momentor sample-data`"
+        )
     for video in annotation["videos"]:
         try:
             yield SourceVideo(
@@ -27,9 +29,15 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 fps=float(annotation["fps"]),
                 path=str(file.parent / video["file"]),
                 segments=[(e["start"], e["end"], e["caption"]) for e in video["events"]],
-                queries=[Query(q["text"], [tuple(q["window"])], query_id=q["query_id"]) for q in video["queries"]],
-                tracks=[Track(t["label"], t["times"], t["boxes"], track_id=t["track_id"]) for t in video["tracks"]],
+                queries=[
+                    Query(q["text"], [tuple(q["window"])], query_id=q["query_id"]) for q in video["queries"]
+                ],
+                tracks=[
+                    Track(t["label"], t["times"], t["boxes"], track_id=t["track_id"]) for t in video["tracks"]
+                ],
             )
         except (KeyError, TypeError) as err:
-            reason = BadInput(f"sample video record lacks {err}", "rebuild the corpus with `momentor sample-data`")
+            reason = BadInput(
+                f"sample video record lacks {err}", "rebuild the corpus with `momentor sample-data`"
+            )
             yield Rejected(str(video.get("video_id", "?")), str(file), reason)

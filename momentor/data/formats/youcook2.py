@@ -33,7 +33,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 sentences = caption_sentences(entry["caption"])
                 if len(sentences) != len(windows):
                     raise ValueError(f"{len(windows)} segments but {len(sentences)} sentences in the caption")
-                video = SourceVideo(video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"]))
+                video = SourceVideo(
+                    video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"])
+                )
             except (KeyError, TypeError, ValueError) as err:
                 yield Rejected(video_id, str(file), BadInput(f"malformed annotation: {err}", "fix the entry"))
                 continue
