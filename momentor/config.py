@@ -198,10 +198,17 @@ class GateConfig:
 
 @dataclass
 class ExportConfig:
-    """ONNX export of the frame encoder."""
+    """ONNX export of the frame encoder (``momentor export``, :mod:`momentor.export`)."""
 
     opset: int = 18
-    atol: float = 1e-4
+    atol: float = 1e-4  # parity of ONNX Runtime against PyTorch: |ort - torch| <= atol + rtol * |torch|
+    rtol: float = 1e-3
+    parity_batch_sizes: list[int] = field(default_factory=lambda: [1, 3, 32])
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when a GPU is there, else CPU; cuda: fail without
+    int8: bool = True  # also write encoder_int8.onnx (static int8) if it passes the two quality floors below
+    int8_calibration_frames: int = 64  # real frames the activation ranges are calibrated on
+    int8_min_cosine: float = 0.98  # mean cosine similarity of int8 to fp32 features, on held-out real frames
+    int8_min_top5_retrieval: float = 0.95  # share of frames whose fp32 nearest frame is in the int8 top 5
 
 
 @dataclass
