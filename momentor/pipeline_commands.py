@@ -3,7 +3,7 @@
     momentor pipeline compile [--out FILE]
     momentor pipeline submit --endpoint URL [--experiment NAME] [-S k=v ...] [--arg NAME=VALUE ...] [--wait]
     momentor pipeline run-local [--pipeline-root DIR] [-S k=v ...] [--arg NAME=VALUE ...]
-    momentor pipeline data-version
+    momentor pipeline data-version [--raw FOLDER]
 
 ``submit`` and ``run-local`` pass the resolved config (``--params`` file plus ``-S``) to the pipeline as
 its ``overrides`` parameter, as the minimal override list against the package defaults; ``--arg`` sets any
@@ -93,7 +93,7 @@ def data_version(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
 
     cfg = load_config(args)
-    _write_summary(pipeline_runs.data_version(cfg.paths.raw, args.dvc_file), args.out)
+    _write_summary(pipeline_runs.data_version(args.raw or None, cfg), args.out)
     return 0
 
 
@@ -128,6 +128,6 @@ def register(sub, common) -> None:
     a.set_defaults(handler=run_local)
 
     a = actions.add_parser("data-version", parents=[common], help="print the version of the raw data (JSON)")
-    a.add_argument("--dvc-file", default="data.dvc", help="DVC file that tracks the raw data")
+    a.add_argument("--raw", help="raw data folder (default: none, the sample corpus the pipeline builds)")
     a.add_argument("--out", help="also write it here")
     a.set_defaults(handler=data_version)

@@ -205,12 +205,21 @@ def run_local(arguments: dict, pipeline_root: str | Path, package: str | Path | 
 # data version
 
 
-def data_version(raw: str | Path, dvc_file: str | Path = "data.dvc") -> dict:
-    """The version of the raw data: DVC's md5 of ``data.dvc`` when the data is DVC-tracked, else a hash of
-    the listing (relative path and size of every file) of ``raw``. Cheap: no file is read whole."""
+def data_version(raw: str | Path | None, cfg: config_lib.Config) -> dict:
+    """The version of a run's raw data, cheap to compute (no file is read whole).
+
+    ``raw`` None: the pipeline builds the sample corpus, whose version is its config (``data.sample``).
+    Otherwise DVC's md5 from ``<raw>.dvc`` (``data.dvc`` beside ``data/``) when the folder is DVC-tracked,
+    else a hash of its listing (relative path and size of every file).
+    """
     import hashlib
 
-    raw, dvc_file = Path(raw), Path(dvc_file)
+    if raw is None:
+        sample = json.dumps(config_lib.to_dict(cfg.data.sample), sort_keys=True)
+        return {"version": hashlib.sha256(sample.encode()).hexdigest()[:32], "source": "sample-corpus",
+                "files": cfg.data.sample.num_videos, "raw": None}
+    raw = Path(raw)
+    dvc_file = raw.with_name(raw.name + ".dvc")
     if dvc_file.is_file():
         import yaml
 
@@ -220,7 +229,7 @@ def data_version(raw: str | Path, dvc_file: str | Path = "data.dvc") -> dict:
                     "raw": str(raw)}
     if not raw.is_dir():
         raise config_lib.ConfigError(
-            f"raw data folder {raw} not found (paths.raw); run `momentor sample-data` or `dvc pull data.dvc`")
+            f"raw data folder {raw} not found; run `momentor sample-data`, `dvc pull data.dvc`, or fix the path")
     digest = hashlib.sha256()
     files = sorted(p for p in raw.rglob("*") if p.is_file())
     for path in files:
