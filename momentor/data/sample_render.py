@@ -233,9 +233,11 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int, crf: int
                 stream = container.add_stream("libx264", rate=fps)
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                # asm=0: x264's SIMD paths gave different bytes for equal frames from one run to the next
-                # (the first encode in a process differed); plain C is deterministic and fast at this size
-                stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "asm=0"}
+                # asm=0 and one thread: x264's SIMD paths gave different bytes for equal frames from one run to
+                # the next, and frame threads now and then too; plain C on one thread is deterministic and fast
+                # enough at this size
+                stream.codec_context.thread_count = 1
+                stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "asm=0:threads=1"}
             # converted to yuv420p here: letting encode() convert rgb24 also gave different bytes for equal frames
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
             for packet in stream.encode(frame):
