@@ -105,7 +105,8 @@ def score(true: dict[str, list[str]], pred: dict[str, list[str]], background=("b
         guess = pred[video]
         if len(guess) != len(labels):
             raise EvalInputError(
-                f"video {video}: {len(guess)} predicted labels for {len(labels)} frames; predict one label per frame"
+                f"video {video}: {len(guess)} predicted labels for {len(labels)} frames; "
+                "predict one label per frame"
             )
         correct += sum(a == b for a, b in zip(labels, guess))
         total += len(labels)
@@ -173,5 +174,7 @@ def evaluate_files(gt_path, pred_path, background=("background",), split: str | 
     known = {label for labels in true.values() for label in labels}
     unknown = {label for labels in pred.values() for label in labels} - known
     if unknown:
-        log.warning("predicted labels never seen in the ground truth (counted as wrong): %s", sorted(unknown)[:10])
+        log.warning(
+            "predicted labels never seen in the ground truth (counted as wrong): %s", sorted(unknown)[:10]
+        )
     return score(true, pred, background)

@@ -32,33 +32,39 @@ def detection_ap(gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, threshold
         return np.zeros(num_t)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     tiou = iou_matrix(pred[order], gt)  # (p, g)
-    locked = np.zeros((num_t, num_g), dtype=bool)  # gt already matched, per threshold
+    # The reference visits ground truth in this order (numpy's default argsort, reversed; NaN first), stops at
+    # the first window below the threshold and skips windows already matched. The sizes are tiny (p <= 10),
+    # so plain Python loops over thresholds beat array operations here.
+    visits = tiou.argsort(axis=1)[:, ::-1].tolist()  # (p, g)
+    ious = tiou.tolist()
     tp = np.zeros((num_t, num_p))
-    for k in range(num_p):
-        # The reference visits ground truth in this order (numpy's default argsort, reversed; NaN first) and
-        # stops at the first window below the threshold, skipping windows that are already matched.
-        visit = tiou[k].argsort()[::-1]  # (g,)
-        ious = tiou[k][visit]  # (g,)
-        reachable = np.logical_and.accumulate(~(ious[None, :] < thresholds[:, None]), axis=1)  # (t, g)
-        free = reachable & ~locked[:, visit]  # (t, g)
-        hit = free.any(axis=1)  # (t,)
-        first = free.argmax(axis=1)  # (t,)
-        tp[hit, k] = 1
-        locked[np.flatnonzero(hit), visit[first[hit]]] = True
+    for t, threshold in enumerate(thresholds.tolist()):
+        locked = [False] * num_g
+        for k in range(num_p):
+            for j in visits[k]:
+                if ious[k][j] < threshold:
+                    break
+                if not locked[j]:
+                    locked[j] = True
+                    tp[t, k] = 1
+                    break
     tp_cum = np.cumsum(tp, axis=1)  # (t, p)
     fp_cum = np.cumsum(1 - tp, axis=1)  # (t, p)
-    recall = tp_cum / float(num_g)
-    precision = tp_cum / (tp_cum + fp_cum)
-    return np.array([_voc_interpolated_ap(precision[t], recall[t]) for t in range(num_t)])
+    return _voc_interpolated_ap(tp_cum / (tp_cum + fp_cum), tp_cum / float(num_g))
 
 
-def _voc_interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
-    """Area under the precision envelope (VOC 2011 style), as in the reference."""
-    mprecision = np.hstack([[0], precision, [0]])
-    mrecall = np.hstack([[0], recall, [1]])
-    mprecision = np.maximum.accumulate(mprecision[::-1])[::-1]  # best precision at any higher recall
-    idx = np.where(mrecall[1::] != mrecall[0:-1])[0] + 1
-    return float(np.sum((mrecall[idx] - mrecall[idx - 1]) * mprecision[idx]))
+def _voc_interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """Area under the precision envelope (VOC 2011 style) of each (t, p) curve row, as in the reference."""
+    rows = len(precision)
+    mprecision = np.hstack([np.zeros((rows, 1)), precision, np.zeros((rows, 1))])  # (t, p + 2)
+    mrecall = np.hstack([np.zeros((rows, 1)), recall, np.ones((rows, 1))])  # (t, p + 2)
+    envelope = np.maximum.accumulate(mprecision[:, ::-1], axis=1)[
+        :, ::-1
+    ]  # best precision at any higher recall
+    areas = (mrecall[:, 1:] - mrecall[:, :-1]) * envelope[:, 1:]  # (t, p + 1)
+    steps = mrecall[:, 1:] != mrecall[:, :-1]
+    # summed over the recall steps only, row by row: numpy's summation order depends on the count of terms
+    return np.array([np.sum(a[m]) for a, m in zip(areas, steps)])
 
 
 def ranking_ap(y_true: np.ndarray, y_score: np.ndarray) -> float:
@@ -66,32 +72,34 @@ def ranking_ap(y_true: np.ndarray, y_score: np.ndarray) -> float:
 
     All-negative labels give 0 and all-positive labels give 1, as in the reference.
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_score = np.asarray(y_score, dtype=np.float64)
-    if len(y_true) != len(y_score):
-        raise ValueError(f"ranking_ap: {len(y_true)} labels but {len(y_score)} scores")
-    if len(set(y_true.tolist())) == 1:
-        return 0.0 if y_true[0] == 0 else 1.0
-    if not set(y_true.tolist()) <= {0.0, 1.0}:
-        raise ValueError("ranking_ap: labels must be 0 or 1")
-    precision, recall = _precision_recall_curve(y_true, y_score)
-    recall = recall.astype(np.float32)  # the reference casts before looking for recall steps
-    precision = np.maximum.accumulate(precision)  # interpolation, from high recall towards low recall
-    steps = np.where(np.diff(recall))
-    return float(np.mean(precision[steps]))
+    return float(ranking_aps(np.asarray(y_true, dtype=np.float64)[:, None], y_score)[0])
 
 
-def _precision_recall_curve(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Precision and recall at every distinct score, lowest threshold first, then the (1, 0) end point.
+def ranking_aps(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """:func:`ranking_ap` of one ranking ``scores`` (c,) against label columns ``labels`` (c, k): (k,).
 
-    The same arrays as scikit-learn's ``precision_recall_curve`` (tied scores form one threshold).
+    The curve is scikit-learn's ``precision_recall_curve`` (tied scores form one threshold), lowest threshold
+    first, then the (precision 1, recall 0) end point.
     """
-    desc = np.argsort(y_score, kind="mergesort")[::-1]
-    score, label = y_score[desc], y_true[desc]
-    last_of_tie = np.r_[np.where(np.diff(score))[0], label.size - 1]
-    tps = np.cumsum(label)[last_of_tie]
-    fps = 1 + last_of_tie - tps
-    predicted = tps + fps
-    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
-    recall = tps / tps[-1]
-    return np.hstack((precision[::-1], 1)), np.hstack((recall[::-1], 0))
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(labels) != len(scores):
+        raise ValueError(f"ranking_ap: {len(labels)} labels but {len(scores)} scores")
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise ValueError("ranking_ap: labels must be 0 or 1")
+    desc = np.argsort(scores, kind="mergesort")[::-1]
+    last_of_tie = np.r_[np.where(np.diff(scores[desc]))[0], len(scores) - 1]  # (n,) one per distinct score
+    tps = np.cumsum(labels[desc], axis=0)[last_of_tie]  # (n, k)
+    fps = 1 + last_of_tie[:, None] - tps  # (n, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.vstack([(tps / (tps + fps))[::-1], np.ones((1, labels.shape[1]))])  # (n + 1, k)
+        recall = np.vstack([(tps / tps[-1])[::-1], np.zeros((1, labels.shape[1]))]).astype(np.float32)
+    precision = np.maximum.accumulate(precision, axis=0)  # interpolation, from high recall towards low recall
+    steps = np.diff(recall, axis=0) != 0  # (n, k)
+    aps = np.empty(labels.shape[1])
+    for c in range(labels.shape[1]):
+        if labels[0, c] == labels[:, c].min() == labels[:, c].max():
+            aps[c] = labels[0, c]  # one class only: 0 or 1, as the reference
+        else:
+            aps[c] = np.mean(precision[:-1, c][steps[:, c]])
+    return aps

@@ -25,20 +25,42 @@ from pycocoevalcap.cider.cider import Cider
 from momentor.eval.jsonio import EvalInputError
 
 # punctuation tokens that pycocoevalcap's PTBTokenizer drops after tokenizing
-PUNCTUATIONS = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
+PUNCTUATIONS = {
+    "''",
+    "'",
+    "``",
+    "`",
+    "-LRB-",
+    "-RRB-",
+    "-LCB-",
+    "-RCB-",
+    ".",
+    "?",
+    "!",
+    ",",
+    ":",
+    "-",
+    "--",
+    "...",
+    ";",
+}
 
 
 def _package_dir() -> Path:
     spec = importlib.util.find_spec("pycocoevalcap")
     if spec is None or not spec.submodule_search_locations:
-        raise EvalInputError("pycocoevalcap is not installed; pip install pycocoevalcap (it ships the METEOR jar)")
+        raise EvalInputError(
+            "pycocoevalcap is not installed; pip install pycocoevalcap (it ships the METEOR jar)"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _java() -> str:
     java = shutil.which("java")
     if java is None:
-        raise EvalInputError("java is not on PATH; METEOR 1.5 and the PTB tokenizer are Java programs (install a JRE)")
+        raise EvalInputError(
+            "java is not on PATH; METEOR 1.5 and the PTB tokenizer are Java programs (install a JRE)"
+        )
     return java
 
 
@@ -56,14 +78,25 @@ def ptb_tokenize(captions: list[str]) -> list[str]:
         source = Path(tmp) / "captions.txt"
         source.write_bytes("\n".join(c.replace("\n", " ") for c in captions).encode())
         out = subprocess.run(
-            [_java(), "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines", "-lowerCase",
-             str(source)],
-            capture_output=True, check=True,
+            [
+                _java(),
+                "-cp",
+                str(jar),
+                "edu.stanford.nlp.process.PTBTokenizer",
+                "-preserveLines",
+                "-lowerCase",
+                str(source),
+            ],
+            capture_output=True,
+            check=True,
         ).stdout.decode()
     lines = out.split("\n")
     if len(lines) < len(captions):
         raise RuntimeError(f"PTB tokenizer returned {len(lines)} lines for {len(captions)} captions")
-    return [" ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATIONS) for line in lines[: len(captions)]]
+    return [
+        " ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATIONS)
+        for line in lines[: len(captions)]
+    ]
 
 
 class Meteor:
@@ -77,7 +110,10 @@ class Meteor:
         folder = _package_dir() / "meteor"
         self._proc = subprocess.Popen(
             [_java(), "-jar", "-Xmx2G", "meteor-1.5.jar", "-", "-", "-stdio", "-l", "en", "-norm"],
-            cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=folder,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
         self._lock = threading.Lock()
@@ -96,6 +132,7 @@ class Meteor:
 
     def _exchange(self, lines: list[str], answers: int) -> list[str]:
         """Send ``lines``, read ``answers`` lines back; a writer thread keeps both pipes flowing."""
+
         def write():
             for line in lines:
                 self._proc.stdin.write((line + "\n").encode())

@@ -1,10 +1,10 @@
 """CLI verbs of evaluation: ``evaluate``, ``gate``, ``promote`` and ``report``.
 
-    momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--plots DIR]
-    momentor gate --metrics FILE [--champion DIR] --out decision.json [--fail-on-reject]
-    momentor promote --checkpoint DIR --metrics FILE --decision decision.json [--champion DIR]
-    momentor report --metrics FILE [--champion DIR] [--decision FILE] [--timeline TASK GT PRED]...
-                    [--train-log FILE] --out report.html
+momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--plots DIR]
+momentor gate --metrics FILE [--champion DIR] --out decision.json [--fail-on-reject]
+momentor promote --checkpoint DIR --metrics FILE --decision decision.json [--champion DIR]
+momentor report --metrics FILE [--champion DIR] [--decision FILE] [--timeline TASK GT PRED]...
+                [--train-log FILE] --out report.html
 """
 
 from __future__ import annotations
@@ -69,11 +69,19 @@ def run_gate(args: argparse.Namespace) -> int:
     from momentor.eval import gate
 
     cfg = load_config(args)
-    decision = gate.run_gate(args.metrics, cfg.gate.floors, _champion_dir(args, cfg), cfg.gate.max_regression, args.out)
+    decision = gate.run_gate(
+        args.metrics, cfg.gate.floors, _champion_dir(args, cfg), cfg.gate.max_regression, args.out
+    )
     for reason in decision["reasons"]:
         bound = reason.get("floor", reason.get("champion"))
-        log.info("%s %s %s: %s vs %s", "pass" if reason["passed"] else "FAIL", reason["check"], reason["metric"],
-                 reason["value"], bound)
+        log.info(
+            "%s %s %s: %s vs %s",
+            "pass" if reason["passed"] else "FAIL",
+            reason["check"],
+            reason["metric"],
+            reason["value"],
+            bound,
+        )
     log.info("gate %s; decision in %s", "passed" if decision["passed"] else "REJECTED", args.out)
     return 1 if args.fail_on_reject and not decision["passed"] else 0
 
@@ -98,7 +106,9 @@ def run_report(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if not Path(args.metrics).is_file():
-        raise EvalInputError(f"{args.metrics}: no metrics file; run momentor evaluate ... --metrics {args.metrics}")
+        raise EvalInputError(
+            f"{args.metrics}: no metrics file; run momentor evaluate ... --metrics {args.metrics}"
+        )
     drawn = {}
     for task, gt, pred in args.timeline or []:
         if task not in TASKS:
@@ -116,9 +126,13 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("evaluate", parents=[common], help="score predictions against a benchmark's ground truth")
+    p = sub.add_parser(
+        "evaluate", parents=[common], help="score predictions against a benchmark's ground truth"
+    )
     p.add_argument("task", choices=TASKS)
-    p.add_argument("--gt", required=True, help="ground-truth file (native benchmark format) or manifest folder")
+    p.add_argument(
+        "--gt", required=True, help="ground-truth file (native benchmark format) or manifest folder"
+    )
     p.add_argument("--pred", required=True, help="predictions file (format: see the task module's docstring)")
     p.add_argument("--out", help="write the task's result JSON here (default: print it)")
     p.add_argument("--metrics", help="also merge the result under TASK into this combined metrics JSON")
@@ -147,8 +161,13 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", required=True, help="combined metrics JSON of the run")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--decision", help="the gate's decision JSON, shown on top")
-    p.add_argument("--timeline", nargs=3, action="append", metavar=("TASK", "GT", "PRED"),
-                   help="draw predicted-vs-true timelines of sample videos (repeatable)")
+    p.add_argument(
+        "--timeline",
+        nargs=3,
+        action="append",
+        metavar=("TASK", "GT", "PRED"),
+        help="draw predicted-vs-true timelines of sample videos (repeatable)",
+    )
     p.add_argument("--train-log", help="per-step training log (CSV or JSONL: step, loss, stage)")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.set_defaults(handler=run_report)

@@ -69,7 +69,9 @@ def load_ground_truth(path: str | Path, split: str | None = None) -> dict[str, V
         for video, rows in segments.groupby("video_id", sort=False):
             if split is None or in_split.get(str(video)) == split:
                 windows = rows[["start", "end"]].to_numpy(dtype=np.float64)
-                videos[str(video)] = VideoEvents(windows, rows["caption"].astype(str).tolist(), length.get(str(video)))
+                videos[str(video)] = VideoEvents(
+                    windows, rows["caption"].astype(str).tolist(), length.get(str(video))
+                )
         return videos
     data = read_json(path)
     if isinstance(data, dict) and "annotations" in data:
@@ -77,7 +79,9 @@ def load_ground_truth(path: str | Path, split: str | None = None) -> dict[str, V
     if not isinstance(data, dict):
         raise EvalInputError(f"{path}: not dense-captioning ground truth (expected a JSON object)")
     return {
-        str(video): VideoEvents(as_windows(e["timestamps"], f"{path}: {video}"), list(e["sentences"]), e.get("duration"))
+        str(video): VideoEvents(
+            as_windows(e["timestamps"], f"{path}: {video}"), list(e["sentences"]), e.get("duration")
+        )
         for video, e in data.items()
     }
 
@@ -93,9 +97,12 @@ def _read_coco_style(annotations: list[dict], path) -> dict[str, VideoEvents]:
             captions = [c.strip(" ") for c in entry["caption"].split(".") if len(c) > 5]
         if len(captions) != len(entry["segments"]):
             raise EvalInputError(
-                f"{path}: {video} has {len(entry['segments'])} segments but {len(captions)} captions; fix the file"
+                f"{path}: {video} has {len(entry['segments'])} segments but {len(captions)} captions; "
+                "fix the file"
             )
-        videos[video] = VideoEvents(as_windows(entry["segments"], f"{path}: {video}"), captions, entry.get("duration"))
+        videos[video] = VideoEvents(
+            as_windows(entry["segments"], f"{path}: {video}"), captions, entry.get("duration")
+        )
     return videos
 
 
@@ -110,14 +117,18 @@ def load_predictions(path: str | Path) -> dict[str, VideoEvents]:
             windows = as_windows([e["timestamp"] for e in events], f"{path}: {video}")
             sentences = [str(e["sentence"] if "sentence" in e else e["caption"]) for e in events]
         except (KeyError, TypeError) as err:
-            raise EvalInputError(f"{path}: video {video}: each event needs 'timestamp' [s, e] and 'sentence'") from err
+            raise EvalInputError(
+                f"{path}: video {video}: each event needs 'timestamp' [s, e] and 'sentence'"
+            ) from err
         videos[str(video)] = VideoEvents(windows[:MAX_PROPOSALS], sentences[:MAX_PROPOSALS])
     return videos
 
 
 def tokenize(*collections: dict[str, VideoEvents]) -> None:
     """Fill ``tokens`` of every video with one PTB call over all distinct captions."""
-    distinct = list(dict.fromkeys(remove_nonascii(s) for c in collections for v in c.values() for s in v.sentences))
+    distinct = list(
+        dict.fromkeys(remove_nonascii(s) for c in collections for v in c.values() for s in v.sentences)
+    )
     tokens = dict(zip(distinct, ptb_tokenize(distinct)))
     for collection in collections:
         for video in collection.values():
@@ -143,7 +154,9 @@ def _garbage(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(10, 20)))
 
 
-def score(gt: dict[str, VideoEvents], pred: dict[str, VideoEvents], meteor: Meteor, soda_aggregation="video") -> dict:
+def score(
+    gt: dict[str, VideoEvents], pred: dict[str, VideoEvents], meteor: Meteor, soda_aggregation="video"
+) -> dict:
     """Metrics over the videos of ``gt``; ``gt`` and ``pred`` must be tokenized."""
     rng = random.Random(0)
     plans = []  # per video: (pairs per tIoU, SODA inputs)
@@ -182,7 +195,9 @@ def score(gt: dict[str, VideoEvents], pred: dict[str, VideoEvents], meteor: Mete
         by_tiou, _, iou = plan
         for t, pairs in enumerate(by_tiou):
             meteor_scores[v, t] = next(evaluated)[0]
-            cider_scores[v, t] = cider({k: refs for k, (_, refs) in enumerate(pairs)}, {k: [h] for k, (h, _) in enumerate(pairs)})
+            cider_scores[v, t] = cider(
+                {k: refs for k, (_, refs) in enumerate(pairs)}, {k: [h] for k, (h, _) in enumerate(pairs)}
+            )
         segment = np.array(next(evaluated)[1]).reshape(iou.shape)  # (g, p)
         soda[v, :2] = soda_best_score(iou * segment), iou.shape[1]
 
@@ -215,7 +230,9 @@ def _soda_f(soda: np.ndarray, aggregation: str) -> float:
     return float(f.mean())
 
 
-def evaluate_files(gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None) -> dict:
+def evaluate_files(
+    gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None
+) -> dict:
     gt = load_ground_truth(gt_path, split)
     pred = load_predictions(pred_path)
     extra = set(pred) - set(gt)

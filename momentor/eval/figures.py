@@ -65,11 +65,25 @@ def timeline_png(sample: TimelineSample) -> str:
         for (start, end, label), lane in zip(segments, assigned):
             colour = colours.setdefault(label, plt.cm.tab20(len(colours) % 20))
             y = base + lane
-            ax.broken_barh([(start, max(end - start, sample.length * 0.002))], (y + 0.1, 0.8),
-                           facecolors=colour, edgecolors="black", linewidth=0.5, alpha=0.85)
+            ax.broken_barh(
+                [(start, max(end - start, sample.length * 0.002))],
+                (y + 0.1, 0.8),
+                facecolors=colour,
+                edgecolors="black",
+                linewidth=0.5,
+                alpha=0.85,
+            )
             room = int(100 * (end - start) / sample.length)  # characters that fit in the bar, roughly
             if label and room >= 4:
-                ax.text((start + end) / 2, y + 0.5, label[:room], ha="center", va="center", fontsize=7, clip_on=True)
+                ax.text(
+                    (start + end) / 2,
+                    y + 0.5,
+                    label[:room],
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    clip_on=True,
+                )
         ticks.append((base + height / 2, name))
         base += height + 0.4
         ax.axhline(base - 0.2, color="#999", linewidth=0.6)
@@ -117,6 +131,11 @@ def read_training_log(path: str | Path) -> list[dict]:
             raise EvalInputError(f"{path}: row {number} needs the columns step and loss (stage optional)")
         if record["loss"] in ("", None):
             continue  # a row logging other values only
-        rows.append({"step": int(float(record["step"])), "loss": float(record["loss"]),
-                     "stage": str(record.get("stage") or "")})
+        rows.append(
+            {
+                "step": int(float(record["step"])),
+                "loss": float(record["loss"]),
+                "stage": str(record.get("stage") or ""),
+            }
+        )
     return rows

@@ -39,7 +39,9 @@ def champion_metrics(champion: str | Path) -> dict | None:
     return read_metrics(path) if path.is_file() else None
 
 
-def decide(metrics: dict, floors: dict[str, float], champion: dict | None, max_regression: float = 0.0) -> dict:
+def decide(
+    metrics: dict, floors: dict[str, float], champion: dict | None, max_regression: float = 0.0
+) -> dict:
     """The gate decision for ``metrics`` (a combined metrics dict); see the module docstring."""
     values = flatten(metrics)
     best = flatten(champion) if champion is not None else None
@@ -54,11 +56,21 @@ def decide(metrics: dict, floors: dict[str, float], champion: dict | None, max_r
         if best is None:
             continue
         if key not in best:
-            reasons.append({"metric": key, "check": "champion", "value": value, "champion": None, "passed": True,
-                            "note": "the champion has no such metric; not compared"})
+            reasons.append(
+                {
+                    "metric": key,
+                    "check": "champion",
+                    "value": value,
+                    "champion": None,
+                    "passed": True,
+                    "note": "the champion has no such metric; not compared",
+                }
+            )
             continue
         ok = value is not None and value >= best[key] - max_regression
-        reasons.append({"metric": key, "check": "champion", "value": value, "champion": best[key], "passed": ok})
+        reasons.append(
+            {"metric": key, "check": "champion", "value": value, "champion": best[key], "passed": ok}
+        )
     return {"passed": all(r["passed"] for r in reasons), "reasons": reasons, "max_regression": max_regression}
 
 
@@ -66,7 +78,9 @@ def run_gate(metrics_path, floors: dict[str, float], champion_dir, max_regressio
     """Decide on the metrics file at ``metrics_path`` and write the decision artifact to ``out``."""
     metrics_path = Path(metrics_path)
     if not metrics_path.is_file():
-        raise EvalInputError(f"{metrics_path}: no metrics file; run momentor evaluate ... --metrics {metrics_path}")
+        raise EvalInputError(
+            f"{metrics_path}: no metrics file; run momentor evaluate ... --metrics {metrics_path}"
+        )
     champion = champion_metrics(champion_dir) if champion_dir else None
     decision = decide(read_metrics(metrics_path), floors, champion, max_regression)
     decision["champion"] = str(champion_dir) if champion is not None else None
@@ -81,7 +95,9 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     """Make ``checkpoint`` (a folder) with its ``metrics`` file the champion; returns the release folder."""
     checkpoint, metrics, champion = Path(checkpoint), Path(metrics), Path(champion)
     if decision is None and not force:
-        raise EvalInputError("no gate decision given; pass --decision decision.json (or --force to skip the gate)")
+        raise EvalInputError(
+            "no gate decision given; pass --decision decision.json (or --force to skip the gate)"
+        )
     if decision is not None and not decision.get("passed") and not force:
         failed = [r["metric"] for r in decision.get("reasons", []) if not r["passed"]]
         raise EvalInputError(f"the gate rejected this model (failed: {', '.join(failed)}); not promoting")
@@ -91,7 +107,7 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
         raise EvalInputError(f"{metrics}: metrics file not found")
     releases = champion.parent / f"{champion.name}.releases"
     releases.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release_id}.partial"
     shutil.copytree(checkpoint, staging / "checkpoint", symlinks=False)
@@ -99,8 +115,13 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     sidecar = metrics.with_suffix(".config.yaml")
     if sidecar.is_file():
         shutil.copy2(sidecar, staging / "metrics.config.yaml")
-    record = {"promoted_at": stamp, "checkpoint": str(checkpoint.resolve()), "metrics": str(metrics.resolve()),
-              "decision": decision, "forced": force and not (decision or {}).get("passed", False)}
+    record = {
+        "promoted_at": stamp,
+        "checkpoint": str(checkpoint.resolve()),
+        "metrics": str(metrics.resolve()),
+        "decision": decision,
+        "forced": force and not (decision or {}).get("passed", False),
+    }
     (staging / "promotion.json").write_text(json.dumps(record, indent=4) + "\n")
     release = releases / release_id
     os.rename(staging, release)

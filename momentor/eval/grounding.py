@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from momentor.eval import manifest_tables
-from momentor.eval.intervals import as_windows, iou_matrix
+from momentor.eval.intervals import as_windows, iou_paired
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_jsonl
 
 
@@ -88,9 +88,13 @@ def read_charades_sta(txt: str | Path, durations: str | Path | None = None) -> l
             raise EvalInputError(f"{txt}:{number}: expected 'VIDEO start end##sentence', got {line!r}")
         video, start, end = parts[0], float(parts[1]), float(parts[2])
         if video not in length:
-            raise EvalInputError(f"{txt}:{number}: video {video} has no length in {csv_path}; pass --durations")
+            raise EvalInputError(
+                f"{txt}:{number}: video {video} has no length in {csv_path}; pass --durations"
+            )
         k = count[video] = count.get(video, -1) + 1
-        queries.append(GroundingQuery(f"{video}_q{k}", video, length[video], np.array([[start, end]]), sentence.strip()))
+        queries.append(
+            GroundingQuery(f"{video}_q{k}", video, length[video], np.array([[start, end]]), sentence.strip())
+        )
     return queries
 
 
@@ -100,11 +104,15 @@ def read_activitynet_captions(path: str | Path) -> list[GroundingQuery]:
     for video, entry in data.items():
         for k, (window, sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
             windows = as_windows([window], f"{path}: {video}")
-            queries.append(GroundingQuery(f"{video}_q{k}", video, float(entry["duration"]), windows, sentence.strip()))
+            queries.append(
+                GroundingQuery(f"{video}_q{k}", video, float(entry["duration"]), windows, sentence.strip())
+            )
     return queries
 
 
-def read_manifest_queries(path: str | Path, split: str | None = None, source: str | None = None) -> list[GroundingQuery]:
+def read_manifest_queries(
+    path: str | Path, split: str | None = None, source: str | None = None
+) -> list[GroundingQuery]:
     frame = manifest_tables.read_table(path, "queries", split=split, source=source)
     duration = manifest_tables.durations(path)
     return [
@@ -131,7 +139,8 @@ def load_ground_truth(
     if path.suffix == ".json":
         return read_activitynet_captions(path)
     raise EvalInputError(
-        f"{path}: not a grounding ground truth; give a Charades-STA .txt, an ActivityNet Captions .json or a manifest"
+        f"{path}: not a grounding ground truth; give a Charades-STA .txt, an ActivityNet Captions .json "
+        "or a manifest folder"
     )
 
 
@@ -175,19 +184,29 @@ def rank_windows(windows, what: str) -> np.ndarray:
 
 def top1_ious(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], clip: bool) -> np.ndarray:
     """(q,) IoU of each query's top-1 window with its best-matching ground-truth window."""
-    ious = np.zeros(len(queries))
+    top1 = np.zeros((len(queries), 2))  # (q, 2)
+    predicted = np.zeros(len(queries), dtype=bool)
     for i, query in enumerate(queries):
         pred = predictions[query.query_id]
-        if len(pred) == 0:
-            continue
-        top1, gt = pred[:1, :2], query.windows
-        if clip:
-            top1, gt = np.clip(top1, 0, query.duration), np.clip(gt, 0, query.duration)
-        ious[i] = np.nan_to_num(iou_matrix(top1, gt)[0]).max()
-    return ious
+        if len(pred):
+            top1[i], predicted[i] = pred[0, :2], True
+    owner = np.repeat(
+        np.arange(len(queries)), [len(q.windows) for q in queries]
+    )  # (w,) query of each gt window
+    gt = np.concatenate([q.windows for q in queries]) if len(owner) else np.zeros((0, 2))  # (w, 2)
+    if clip:
+        duration = np.array([q.duration for q in queries])  # (q,)
+        top1 = np.clip(top1, 0, duration[:, None])
+        gt = np.clip(gt, 0, duration[owner][:, None])
+    ious = np.nan_to_num(iou_paired(top1[owner], gt))  # (w,)
+    best = np.zeros(len(queries))
+    np.maximum.at(best, owner, ious)  # a query's best ground-truth window
+    return np.where(predicted, best, 0.0)  # no predicted window: IoU 0
 
 
-def score(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], convention: GroundingConvention) -> dict:
+def score(
+    queries: list[GroundingQuery], predictions: dict[str, np.ndarray], convention: GroundingConvention
+) -> dict:
     ious = top1_ious(queries, predictions, convention.clip_to_duration)
     judged = np.round(ious, convention.round_to) if convention.round_to is not None else ious
     result = {}
@@ -211,7 +230,9 @@ def evaluate_files(
     queries = load_ground_truth(gt_path, durations, split, source)
     ids = [q.query_id for q in queries]
     if len(set(ids)) != len(ids):
-        raise EvalInputError(f"{gt_path}: query ids repeat: {describe_ids({i for i in ids if ids.count(i) > 1})}")
+        raise EvalInputError(
+            f"{gt_path}: query ids repeat: {describe_ids({i for i in ids if ids.count(i) > 1})}"
+        )
     predictions = load_predictions(pred_path)
     check_same_ids(ids, predictions, "query_id", gt_path, pred_path)
     return score(queries, predictions, convention)

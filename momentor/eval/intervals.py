@@ -4,8 +4,8 @@ The forms agree on well-formed, overlapping windows but differ in the last bits 
 degenerate input (zero-length or reversed windows). A threshold test such as ``iou >= 0.5`` can flip on
 the last bit, so each evaluator here uses the exact form of its reference:
 
-- :func:`iou_matrix`: union = len(a) + len(b) - intersection (moment_detr's
-  ``compute_temporal_iou_batch_cross``, used by its mAP and by our grounding metrics);
+- :func:`iou_matrix` / :func:`iou_paired`: union = len(a) + len(b) - intersection (moment_detr's
+  ``compute_temporal_iou_batch_cross``, used by its mAP; and our grounding metrics);
 - :func:`iou_paired_hull`: union = convex hull of the two windows (moment_detr's
   ``compute_temporal_iou_batch_paired``, used by its R1); equal to the true union whenever the windows
   overlap, and the IoU is 0 when they do not;
@@ -41,6 +41,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     right = np.minimum(a[:, None, 1], b[None, :, 1])  # (n, m)
     inter = np.clip(right - left, 0, None)  # (n, m)
     union = len_a[:, None] + len_b[None, :] - inter  # (n, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / union
+
+
+def iou_paired(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of ``a[i]`` with ``b[i]`` (both (n, 2)), union = len(a) + len(b) - intersection: (n,).
+
+    The diagonal of :func:`iou_matrix`, with the same arithmetic (NaN where the union is 0).
+    """
+    inter = np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0, None)  # (n,)
+    union = (a[:, 1] - a[:, 0]) + (b[:, 1] - b[:, 0]) - inter  # (n,)
     with np.errstate(divide="ignore", invalid="ignore"):
         return inter / union
 

@@ -36,7 +36,9 @@ def read_jsonl(path: str | Path) -> list[dict]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise EvalInputError(f"{path}:{number}: not valid JSON ({err}); each line must be one object") from err
+                raise EvalInputError(
+                    f"{path}:{number}: not valid JSON ({err}); each line must be one object"
+                ) from err
             if not isinstance(record, dict):
                 raise EvalInputError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
             records.append(record)
@@ -73,10 +75,13 @@ def check_same_ids(gt_ids, pred_ids, what: str, gt_path, pred_path) -> None:
     missing = gt_ids - pred_ids
     extra = pred_ids - gt_ids
     if missing:
-        parts.append(f"{len(missing)} {what}(s) of the ground truth have no prediction: {describe_ids(missing)}")
+        parts.append(
+            f"{len(missing)} {what}(s) of the ground truth have no prediction: {describe_ids(missing)}"
+        )
     if extra:
         parts.append(f"{len(extra)} predicted {what}(s) are not in the ground truth: {describe_ids(extra)}")
     raise EvalInputError(
-        f"{pred_path} and {gt_path} cover different {what}s; " + "; ".join(parts)
+        f"{pred_path} and {gt_path} cover different {what}s; "
+        + "; ".join(parts)
         + f". Predict every {what} of the ground truth split (and only those), or pass the matching --gt file"
     )

@@ -22,7 +22,9 @@ def is_manifest(path: str | Path, table: str) -> bool:
     )
 
 
-def read_table(path: str | Path, table: str, split: str | None = None, source: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, table: str, split: str | None = None, source: str | None = None
+) -> pd.DataFrame:
     """One manifest table, filtered to ``split`` and ``source`` when given (and when it has those columns)."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent

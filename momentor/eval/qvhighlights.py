@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from momentor.eval import manifest_tables
-from momentor.eval.average_precision import detection_ap, ranking_ap
+from momentor.eval.average_precision import detection_ap, ranking_aps
 from momentor.eval.intervals import as_windows, iou_matrix, iou_paired_hull
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_jsonl
 
@@ -79,9 +79,13 @@ def load_ground_truth(path: str | Path, split: str | None = None) -> list[dict]:
     for number, record in enumerate(records, start=1):
         missing = {"qid", "duration", "relevant_windows"} - set(record)
         if missing:
-            raise EvalInputError(f"{path}: record {number} lacks {sorted(missing)}; is this QVHighlights ground truth?")
+            raise EvalInputError(
+                f"{path}: record {number} lacks {sorted(missing)}; is this QVHighlights ground truth?"
+            )
         if not record["relevant_windows"]:
-            raise EvalInputError(f"{path}: qid {record['qid']} has no relevant window; drop it from the ground truth")
+            raise EvalInputError(
+                f"{path}: qid {record['qid']} has no relevant window; drop it from the ground truth"
+            )
         record["qid"] = str(record["qid"])
     return records
 
@@ -100,18 +104,27 @@ def load_predictions(path: str | Path) -> list[dict]:
     return records
 
 
-def check_inputs(submission: list[dict], ground_truth: list[dict], gt_path="ground truth", pred_path="predictions"):
+def check_inputs(
+    submission: list[dict], ground_truth: list[dict], gt_path="ground truth", pred_path="predictions"
+):
     """Same query sets, no duplicates, and the same prediction fields on every line."""
     for records, where in ((submission, pred_path), (ground_truth, gt_path)):
         qids = [r["qid"] for r in records]
         if len(set(qids)) != len(qids):
             dupes = {q for q in qids if qids.count(q) > 1}
-            raise EvalInputError(f"{where}: qids appear more than once: {describe_ids(dupes)}; keep one line per qid")
-    check_same_ids([r["qid"] for r in ground_truth], [r["qid"] for r in submission], "qid", gt_path, pred_path)
+            raise EvalInputError(
+                f"{where}: qids appear more than once: {describe_ids(dupes)}; keep one line per qid"
+            )
+    check_same_ids(
+        [r["qid"] for r in ground_truth], [r["qid"] for r in submission], "qid", gt_path, pred_path
+    )
     for key in ("pred_relevant_windows", "pred_saliency_scores"):
         lacking = [r["qid"] for r in submission if key not in r]
         if lacking and len(lacking) != len(submission):
-            raise EvalInputError(f"{pred_path}: {key} is missing for qids {describe_ids(lacking)}; give it on every line or none")
+            raise EvalInputError(
+                f"{pred_path}: {key} is missing for qids {describe_ids(lacking)}; "
+                "give it on every line or on none"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -201,26 +214,31 @@ def _fit_length(scores: np.ndarray, length: int) -> np.ndarray:
 
 
 def eval_highlight(submission, ground_truth) -> dict:
-    pred_scores = {r["qid"]: np.asarray(r["pred_saliency_scores"], dtype=np.float64) for r in submission}
     gt_scores = {r["qid"]: clip_scores(r) for r in ground_truth}
-    metrics = {}
-    for name, minimum in SALIENCY_LEVELS.items():
-        hits, aps = [], []
-        for qid, pred in pred_scores.items():
-            positive = (gt_scores[qid] >= minimum).astype(float)  # (c, 3)
-            top = int(np.argmax(pred))
-            hits.append(positive[top].max() if top < len(positive) else 0.0)
-            fitted = _fit_length(pred, len(positive))
-            aps.extend(ranking_ap(positive[:, w], fitted) for w in range(3))
-        metrics[f"HL-min-{name}"] = {"HL-mAP": percent(np.mean(aps)), "HL-Hit1": percent(np.mean(hits))}
-    return metrics
+    minimums = np.array(list(SALIENCY_LEVELS.values()))  # (levels,)
+    hits, aps = [], []  # per query: (levels,) and (levels, 3 annotators)
+    for record in submission:
+        pred = np.asarray(record["pred_saliency_scores"], dtype=np.float64)
+        scores = gt_scores[record["qid"]]  # (c, 3)
+        positive = (scores[:, None, :] >= minimums[None, :, None]).astype(float)  # (c, levels, 3)
+        top = int(np.argmax(pred))
+        hits.append(positive[top].max(1) if top < len(positive) else np.zeros(len(minimums)))
+        fitted = _fit_length(pred, len(positive))
+        aps.append(ranking_aps(positive.reshape(len(positive), -1), fitted).reshape(len(minimums), 3))
+    hits, aps = np.array(hits), np.array(aps)  # (q, levels), (q, levels, 3)
+    return {
+        f"HL-min-{name}": {"HL-mAP": percent(np.mean(aps[:, k])), "HL-Hit1": percent(np.mean(hits[:, k]))}
+        for k, name in enumerate(SALIENCY_LEVELS)
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
 # the whole evaluation
 
 
-def evaluate(submission: list[dict], ground_truth: list[dict], gt_path="ground truth", pred_path="predictions") -> dict:
+def evaluate(
+    submission: list[dict], ground_truth: list[dict], gt_path="ground truth", pred_path="predictions"
+) -> dict:
     """The reference's output: ``brief`` first, then the detailed blocks sorted by key."""
     check_inputs(submission, ground_truth, gt_path, pred_path)
     gt_order = {r["qid"]: r for r in ground_truth}
@@ -228,7 +246,9 @@ def evaluate(submission: list[dict], ground_truth: list[dict], gt_path="ground t
     if "pred_relevant_windows" in submission[0]:
         empty = [r["qid"] for r in submission if not r["pred_relevant_windows"]]
         if empty:
-            log.warning("%d queries have no predicted window and score 0: %s", len(empty), describe_ids(empty))
+            log.warning(
+                "%d queries have no predicted window and score 0: %s", len(empty), describe_ids(empty)
+            )
         mr = eval_moment_retrieval(submission, [gt_order[r["qid"]] for r in submission])
         metrics.update(mr)
         mr_brief = {

@@ -49,10 +49,14 @@ def metrics_section(metrics: dict, champion: dict | None) -> str:
             best = theirs.get(name)
             delta = "" if best is None else f"{value - best:+.2f}"
             css = "" if best is None or value == best else ("up" if value > best else "down")
-            rows.append(f"<tr><td>{html.escape(name)}</td><td>{_number(value)}</td>"
-                        f"<td class='muted'>{_number(best)}</td><td class='{css}'>{delta}</td></tr>")
-        parts.append(f"<h3>{html.escape(task)}</h3><table><tr><th>metric</th><th>this run</th>"
-                     f"<th>champion</th><th>Δ</th></tr>{''.join(rows)}</table>")
+            rows.append(
+                f"<tr><td>{html.escape(name)}</td><td>{_number(value)}</td>"
+                f"<td class='muted'>{_number(best)}</td><td class='{css}'>{delta}</td></tr>"
+            )
+        parts.append(
+            f"<h3>{html.escape(task)}</h3><table><tr><th>metric</th><th>this run</th>"
+            f"<th>champion</th><th>Δ</th></tr>{''.join(rows)}</table>"
+        )
     if not parts:
         return "<p class='muted'>No metrics.</p>"
     note = "" if champion else "<p class='muted'>No champion yet: nothing to compare against.</p>"
@@ -60,16 +64,23 @@ def metrics_section(metrics: dict, champion: dict | None) -> str:
 
 
 def decision_section(decision: dict) -> str:
-    badge = "<span class='pass'>PASSED</span>" if decision.get("passed") else "<span class='fail'>REJECTED</span>"
+    badge = (
+        "<span class='pass'>PASSED</span>" if decision.get("passed") else "<span class='fail'>REJECTED</span>"
+    )
     rows = []
     for r in decision.get("reasons", []):
         target = r.get("floor", r.get("champion"))
         mark = "✓" if r["passed"] else "✗"
-        rows.append(f"<tr><td>{html.escape(r['metric'])}</td><td>{html.escape(r['check'])}</td>"
-                    f"<td>{_number(r.get('value'))}</td><td>{_number(target)}</td><td>{mark}</td>"
-                    f"<td style='text-align:left'>{html.escape(r.get('note', ''))}</td></tr>")
-    table = ("<table><tr><th>metric</th><th>check</th><th>value</th><th>bound</th><th></th><th>note</th></tr>"
-             + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td>{html.escape(r['metric'])}</td><td>{html.escape(r['check'])}</td>"
+            f"<td>{_number(r.get('value'))}</td><td>{_number(target)}</td><td>{mark}</td>"
+            f"<td style='text-align:left'>{html.escape(r.get('note', ''))}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>metric</th><th>check</th><th>value</th><th>bound</th><th></th><th>note</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
     return f"<p>Gate: {badge}</p>{table}"
 
 
@@ -82,7 +93,7 @@ def render(
     title: str = "Momentor evaluation report",
 ) -> str:
     """The report as one HTML string."""
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1><p class='muted'>{when}</p>"]
     if decision is not None:
         body.append("<h2>Promotion gate</h2>" + decision_section(decision))
@@ -90,12 +101,16 @@ def render(
     for task, samples in (timelines or {}).items():
         body.append(f"<h2>Timelines: {html.escape(task)}</h2>")
         for sample in samples:
-            body.append(f"<img alt='{html.escape(sample.title)}' src='data:image/png;base64,{timeline_png(sample)}'>")
+            body.append(
+                f"<img alt='{html.escape(sample.title)}' src='data:image/png;base64,{timeline_png(sample)}'>"
+            )
     if training:
         body.append("<h2>Training curves</h2>")
         body.append(f"<img alt='training loss' src='data:image/png;base64,{training_curve_png(training)}'>")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write(path: str | Path, page: str) -> Path:

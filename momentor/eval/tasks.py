@@ -19,7 +19,9 @@ from momentor.eval.jsonio import EvalInputError, write_json
 TASKS = ("qvhighlights", "grounding", "dense_captioning", "action_segmentation")
 
 
-def evaluate(task: str, gt, pred, cfg: config_lib.Config, split=None, source=None, durations=None, meteor=None) -> dict:
+def evaluate(
+    task: str, gt, pred, cfg: config_lib.Config, split=None, source=None, durations=None, meteor=None
+) -> dict:
     """Score the predictions file ``pred`` against the ground truth ``gt`` for ``task``."""
     if task == "qvhighlights":
         from momentor.eval import qvhighlights

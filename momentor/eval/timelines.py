@@ -17,7 +17,10 @@ def _spread(ids: list, n: int) -> list:
 
 
 def _ranked(windows) -> list[tuple[float, float, str]]:
-    return [(float(w[0]), float(w[1]), f"#{k + 1} {float(w[2]):.2f}") for k, w in enumerate(windows[:TOP_PREDICTIONS])]
+    return [
+        (float(w[0]), float(w[1]), f"#{k + 1} {float(w[2]):.2f}")
+        for k, w in enumerate(windows[:TOP_PREDICTIONS])
+    ]
 
 
 def grounding_samples(gt, pred, n: int, durations=None) -> list[TimelineSample]:
@@ -43,7 +46,9 @@ def qvhighlights_samples(gt, pred, n: int) -> list[TimelineSample]:
         record = truth[qid]
         true = [(float(s), float(e), "") for s, e in record["relevant_windows"]]
         ranked = _ranked(predictions[qid].get("pred_relevant_windows", []))
-        samples.append(TimelineSample(f"qid {qid}: {record.get('query', '')}", float(record["duration"]), true, ranked))
+        samples.append(
+            TimelineSample(f"qid {qid}: {record.get('query', '')}", float(record["duration"]), true, ranked)
+        )
     return samples
 
 
@@ -79,7 +84,13 @@ def action_segmentation_samples(gt, pred, n: int) -> list[TimelineSample]:
     truth = action_segmentation.load_ground_truth(gt)
     predictions = action_segmentation.load_predictions(pred)
     return [
-        TimelineSample(video, float(len(truth[video])), label_runs(truth[video]), label_runs(predictions[video]), "frames")
+        TimelineSample(
+            video,
+            float(len(truth[video])),
+            label_runs(truth[video]),
+            label_runs(predictions[video]),
+            "frames",
+        )
         for video in _spread([v for v in truth if v in predictions], n)
     ]
 

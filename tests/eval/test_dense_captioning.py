@@ -14,7 +14,10 @@ from eval_files import write_json
 from momentor.eval import dense_captioning as dc
 from momentor.eval.jsonio import EvalInputError
 
-EVENTS = {"timestamps": [[0.0, 10.0], [10.0, 20.0]], "sentences": ["A man opens the fridge.", "The woman closes a door."]}
+EVENTS = {
+    "timestamps": [[0.0, 10.0], [10.0, 20.0]],
+    "sentences": ["A man opens the fridge.", "The woman closes a door."],
+}
 
 
 def _events(timestamps, sentences):
@@ -30,8 +33,12 @@ def test_soda_assignment_preserves_order():
 
 
 def test_perfect_video_and_missing_video_worked_by_hand(tmp_path, meteor):
-    gt = write_json(tmp_path / "gt.json", {"v1": dict(EVENTS, duration=20.0), "v2": dict(EVENTS, duration=20.0)})
-    pred = write_json(tmp_path / "pred.json", {"results": {"v1": _events(EVENTS["timestamps"], EVENTS["sentences"])}})
+    gt = write_json(
+        tmp_path / "gt.json", {"v1": dict(EVENTS, duration=20.0), "v2": dict(EVENTS, duration=20.0)}
+    )
+    pred = write_json(
+        tmp_path / "pred.json", {"results": {"v1": _events(EVENTS["timestamps"], EVENTS["sentences"])}}
+    )
     result = dc.evaluate_files(gt, pred, meteor)
     # v1: identical pairs at every tIoU -> METEOR 1, CIDEr 10 (two pairs), SODA P = R = 1; v2 has no
     # prediction and scores 0: halves of the perfect scores
@@ -58,7 +65,9 @@ def test_single_pair_video_has_cider_zero(tmp_path, meteor):
 
 
 def test_soda_corpus_aggregation(tmp_path, meteor):
-    gt = write_json(tmp_path / "gt.json", {"v1": EVENTS, "v2": {"timestamps": [[0, 5]], "sentences": ["A dog runs."]}})
+    gt = write_json(
+        tmp_path / "gt.json", {"v1": EVENTS, "v2": {"timestamps": [[0, 5]], "sentences": ["A dog runs."]}}
+    )
     extra = _events(EVENTS["timestamps"] + [[30.0, 40.0]], EVENTS["sentences"] + ["Zebras graze."])
     pred = write_json(tmp_path / "pred.json", {"results": {"v1": extra}})
     # per video: F 0.8 and 0 -> 40; corpus: best 2 over 3 predictions and 3 truths -> P = R = 2/3
@@ -79,5 +88,8 @@ def test_activitynet_and_youcook2_ground_truth_formats(fixtures_dir):
     youcook = dc.load_ground_truth(fixtures_dir / "youcook2" / "val_gt.json")
     assert len(youcook) == 415
     video = youcook["xHr8X2Wpmno.mp4"]
-    assert video.timestamps[0].tolist() == [47.0, 60.0] and video.sentences[0] == "pick the ends off the verdalago"
+    assert (
+        video.timestamps[0].tolist() == [47.0, 60.0]
+        and video.sentences[0] == "pick the ends off the verdalago"
+    )
     assert all(len(v.sentences) == len(v.timestamps) for v in youcook.values())

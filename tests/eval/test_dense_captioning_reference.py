@@ -35,15 +35,21 @@ def _reference(gt: dict, pred: dict) -> dict:
         res, gts, per_video, k = {}, {}, {v: [] for v in gt}, 0
         for video in gt:
             for p in pred.get(video, []):
-                matches = [s for t, s in zip(gt[video]["timestamps"], gt[video]["sentences"]) if _iou(p["timestamp"], t) >= tiou]
+                matches = [
+                    s
+                    for t, s in zip(gt[video]["timestamps"], gt[video]["sentences"])
+                    if _iou(p["timestamp"], t) >= tiou
+                ]
                 for ref in matches or ["".join(random.choice(string.ascii_lowercase) for _ in range(15))]:
                     res[k], gts[k] = [{"caption": ascii_only(p["sentence"])}], [{"caption": ascii_only(ref)}]
                     per_video[video].append(k)
                     k += 1
         res, gts = PTBTokenizer().tokenize(res), PTBTokenizer().tokenize(gts)
         for name, scorer in (("METEOR", meteor), ("CIDEr", Cider())):
-            values = [scorer.compute_score({i: gts[i] for i in ids}, {i: res[i] for i in ids})[0] if ids else 0.0
-                      for ids in per_video.values()]
+            values = [
+                scorer.compute_score({i: gts[i] for i in ids}, {i: res[i] for i in ids})[0] if ids else 0.0
+                for ids in per_video.values()
+            ]
             scores[name].append(np.mean(values))
     f = []
     for video in gt:
@@ -56,12 +62,18 @@ def _reference(gt: dict, pred: dict) -> dict:
         captions = {i: [{"caption": ascii_only(s)}] for i, (_, s) in enumerate(truth + guess)}
         tokens = PTBTokenizer().tokenize(captions)
         hyp = {j: tokens[len(truth) + j] for j in range(len(guess))}
-        matrix = np.array([meteor.compute_score({j: tokens[i] for j in hyp}, hyp)[1] for i in range(len(truth))])
+        matrix = np.array(
+            [meteor.compute_score({j: tokens[i] for j in hyp}, hyp)[1] for i in range(len(truth))]
+        )
         iou = np.array([[_iou(p, t) for p, _ in guess] for t, _ in truth])
         best = _recursive_dp(iou * matrix)
         p, r = best / len(guess), best / len(truth)
         f.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
-    return {"METEOR": 100 * np.mean(scores["METEOR"]), "CIDEr": 100 * np.mean(scores["CIDEr"]), "SODA_c": 100 * np.mean(f)}
+    return {
+        "METEOR": 100 * np.mean(scores["METEOR"]),
+        "CIDEr": 100 * np.mean(scores["CIDEr"]),
+        "SODA_c": 100 * np.mean(f),
+    }
 
 
 def _recursive_dp(scores: np.ndarray) -> float:
@@ -82,7 +94,10 @@ def _recursive_dp(scores: np.ndarray) -> float:
 
 def test_matches_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path, meteor):
     truth = dc.load_ground_truth(fixtures_dir / "youcook2" / "val_gt.json")
-    gt = {v: {"timestamps": e.timestamps.tolist(), "sentences": e.sentences} for v, e in list(truth.items())[:25]}
+    gt = {
+        v: {"timestamps": e.timestamps.tolist(), "sentences": e.sentences}
+        for v, e in list(truth.items())[:25]
+    }
     rng = np.random.default_rng(1)
     every = [s for v in gt.values() for s in v["sentences"]]
     pred = {}
@@ -94,10 +109,15 @@ def test_matches_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path,
             jitter = (end - start) / 3
             words = sentence.split()[: max(1, int(len(sentence.split()) * rng.random()))]
             words += every[rng.integers(len(every))].split()[: int(rng.integers(0, 4))]
-            window = [round(float(start + rng.normal(0, jitter)), 1), round(float(end + rng.normal(0, jitter)), 1)]
+            window = [
+                round(float(start + rng.normal(0, jitter)), 1),
+                round(float(end + rng.normal(0, jitter)), 1),
+            ]
             pred[video].append({"timestamp": window, "sentence": " ".join(words) + "."})
         pred[video].append({"timestamp": [0.0, 5.0], "sentence": "the video starts, with a título screen."})
-    ours = dc.evaluate_files(write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "p.json", {"results": pred}), meteor)
+    ours = dc.evaluate_files(
+        write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "p.json", {"results": pred}), meteor
+    )
     reference = _reference(gt, pred)
     assert ours["videos_without_prediction"] == 3
     for name in ("METEOR", "CIDEr", "SODA_c"):

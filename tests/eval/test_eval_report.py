@@ -26,25 +26,54 @@ def _charades_predictions(fixtures_dir, path: Path, shift: float) -> Path:
     from momentor.eval import grounding
 
     queries = grounding.load_ground_truth(fixtures_dir / "charades_sta" / "charades_sta_test.txt")
-    return write_jsonl(path, [
-        {"query_id": q.query_id, "video_id": q.video_id,
-         "pred_windows": [[q.windows[0][0] + shift, q.windows[0][1] + shift, 0.9], [0.0, q.duration, 0.1]]}
-        for q in queries
-    ])
+    return write_jsonl(
+        path,
+        [
+            {
+                "query_id": q.query_id,
+                "video_id": q.video_id,
+                "pred_windows": [
+                    [q.windows[0][0] + shift, q.windows[0][1] + shift, 0.9],
+                    [0.0, q.duration, 0.1],
+                ],
+            }
+            for q in queries
+        ],
+    )
 
 
 def test_evaluate_writes_result_metrics_and_plot(fixtures_dir, tmp_path, in_root):
     gt = fixtures_dir / "charades_sta" / "charades_sta_test.txt"
     pred = _charades_predictions(fixtures_dir, tmp_path / "pred.jsonl", shift=0.0)
     metrics = write_json(tmp_path / "metrics.json", {"qvhighlights": {"brief": {"MR-full-mAP": 1.0}}})
-    code = main(["evaluate", "grounding", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "g.json"),
-                 "--metrics", str(metrics), "--plots", str(tmp_path / "plots"), "-S", "eval.iou_thresholds=[0.1, 0.5]"])
+    code = main(
+        [
+            "evaluate",
+            "grounding",
+            "--gt",
+            str(gt),
+            "--pred",
+            str(pred),
+            "--out",
+            str(tmp_path / "g.json"),
+            "--metrics",
+            str(metrics),
+            "--plots",
+            str(tmp_path / "plots"),
+            "-S",
+            "eval.iou_thresholds=[0.1, 0.5]",
+        ]
+    )
     assert code == 0
     result = json.loads((tmp_path / "g.json").read_text())
     assert result["R1@0.5"] == 100.0 and result["gt_windows_past_end"] == 562
     combined = json.loads(metrics.read_text())
-    assert set(combined) == {"qvhighlights", "grounding"} and combined["grounding"] == result  # merged, not replaced
-    assert "iou_thresholds" in metrics.with_suffix(".config.yaml").read_text()  # the resolved config beside it
+    assert (
+        set(combined) == {"qvhighlights", "grounding"} and combined["grounding"] == result
+    )  # merged, not replaced
+    assert (
+        "iou_thresholds" in metrics.with_suffix(".config.yaml").read_text()
+    )  # the resolved config beside it
     with (tmp_path / "plots" / "grounding.csv").open() as f:
         assert list(csv.DictReader(f)) == [{"iou": "0.1", "R1": "100.0"}, {"iou": "0.5", "R1": "100.0"}]
 
@@ -61,15 +90,36 @@ def test_report_page_is_self_contained(fixtures_dir, tmp_path, in_root):
     gt = fixtures_dir / "charades_sta" / "charades_sta_test.txt"
     pred = _charades_predictions(fixtures_dir, tmp_path / "pred.jsonl", shift=1.0)
     metrics = tmp_path / "metrics.json"
-    assert main(["evaluate", "grounding", "--gt", str(gt), "--pred", str(pred), "--metrics", str(metrics)]) == 0
+    assert (
+        main(["evaluate", "grounding", "--gt", str(gt), "--pred", str(pred), "--metrics", str(metrics)]) == 0
+    )
     champion = tmp_path / "champion"
     champion.mkdir()
     write_json(champion / "metrics.json", {"grounding": {"R1@0.5": 50.0, "mIoU": 90.0}})
     log = tmp_path / "train.jsonl"
-    write_jsonl(log, [{"step": s, "loss": 3.0 / s, "stage": "gesm" if s < 5 else "instruct"} for s in range(1, 9)])
+    write_jsonl(
+        log, [{"step": s, "loss": 3.0 / s, "stage": "gesm" if s < 5 else "instruct"} for s in range(1, 9)]
+    )
     out = tmp_path / "report.html"
-    code = main(["report", "--metrics", str(metrics), "--champion", str(champion), "--timeline", "grounding", str(gt),
-                 str(pred), "--train-log", str(log), "--out", str(out), "-S", "eval.report_samples=2"])
+    code = main(
+        [
+            "report",
+            "--metrics",
+            str(metrics),
+            "--champion",
+            str(champion),
+            "--timeline",
+            "grounding",
+            str(gt),
+            str(pred),
+            "--train-log",
+            str(log),
+            "--out",
+            str(out),
+            "-S",
+            "eval.report_samples=2",
+        ]
+    )
     assert code == 0
     page = out.read_text()
     ours = json.loads(metrics.read_text())["grounding"]
@@ -82,8 +132,18 @@ def test_report_page_is_self_contained(fixtures_dir, tmp_path, in_root):
 
 
 def test_report_shows_the_gate_decision():
-    decision = {"passed": False, "reasons": [
-        {"metric": "grounding.R1@0.5", "check": "champion", "value": 20.0, "champion": 30.0, "passed": False}]}
+    decision = {
+        "passed": False,
+        "reasons": [
+            {
+                "metric": "grounding.R1@0.5",
+                "check": "champion",
+                "value": 20.0,
+                "champion": 30.0,
+                "passed": False,
+            }
+        ],
+    }
     page = report.render({"grounding": {"R1@0.5": 20.0}}, decision=decision)
     assert "REJECTED" in page and "<td>30.00</td>" in page
 
@@ -91,8 +151,10 @@ def test_report_shows_the_gate_decision():
 def test_training_log_csv_and_lanes(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("step,loss,stage,lr\n1,2.5,gesm,0.001\n2,,gesm,0.001\n3,2.0,instruct,0.001\n")
-    assert figures.read_training_log(log) == [{"step": 1, "loss": 2.5, "stage": "gesm"},
-                                              {"step": 3, "loss": 2.0, "stage": "instruct"}]
+    assert figures.read_training_log(log) == [
+        {"step": 1, "loss": 2.5, "stage": "gesm"},
+        {"step": 3, "loss": 2.0, "stage": "instruct"},
+    ]
     # overlapping segments go to separate lanes, touching ones share a lane
     assert figures.lanes([(0, 10, ""), (5, 15, ""), (10, 20, ""), (16, 18, "")]) == [0, 1, 0, 1]
 

@@ -16,15 +16,19 @@ FLOORS = {"grounding.R1@0.5": 20.0, "qvhighlights.brief.MR-full-mAP": 0.0}
 
 
 def _metrics(r1, mr_map=10.0):
-    return {"grounding": {"R1@0.5": r1, "convention": {"iou_inclusive": True}},
-            "qvhighlights": {"brief": {"MR-full-mAP": mr_map}}}
+    return {
+        "grounding": {"R1@0.5": r1, "convention": {"iou_inclusive": True}},
+        "qvhighlights": {"brief": {"MR-full-mAP": mr_map}},
+    }
 
 
 def test_passes_floors_without_a_champion():
     decision = gate.decide(_metrics(25.0), FLOORS, champion=None)
     assert decision["passed"]
     assert [(r["metric"], r["check"], r["passed"]) for r in decision["reasons"]] == [
-        ("grounding.R1@0.5", "floor", True), ("qvhighlights.brief.MR-full-mAP", "floor", True)]
+        ("grounding.R1@0.5", "floor", True),
+        ("qvhighlights.brief.MR-full-mAP", "floor", True),
+    ]
 
 
 def test_fails_below_a_floor():
@@ -39,7 +43,13 @@ def test_fails_on_regression_beyond_the_allowance():
     decision = gate.decide(_metrics(29.4, 10.0), FLOORS, champion, max_regression=0.5)
     failed = [r for r in decision["reasons"] if not r["passed"]]
     assert not decision["passed"] and len(failed) == 1
-    assert failed[0] == {"metric": "grounding.R1@0.5", "check": "champion", "value": 29.4, "champion": 30.0, "passed": False}
+    assert failed[0] == {
+        "metric": "grounding.R1@0.5",
+        "check": "champion",
+        "value": 29.4,
+        "champion": 30.0,
+        "passed": False,
+    }
 
 
 def test_missing_metric_fails_and_says_why():
@@ -67,33 +77,108 @@ def test_gate_then_promote_then_regression_through_the_cli(tmp_path, monkeypatch
     first = write_json(tmp_path / "first.json", _metrics(30.0))
     floors = "gate.floors={grounding.R1@0.5: 20.0}"
 
-    assert _cli("gate", "-S", floors, "--metrics", str(first), "--champion", str(champion),
-                "--out", str(tmp_path / "d1.json")) == 0
+    assert (
+        _cli(
+            "gate",
+            "-S",
+            floors,
+            "--metrics",
+            str(first),
+            "--champion",
+            str(champion),
+            "--out",
+            str(tmp_path / "d1.json"),
+        )
+        == 0
+    )
     d1 = json.loads((tmp_path / "d1.json").read_text())
     assert d1["passed"] and d1["champion"] is None and "no champion" in d1["note"]
 
-    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(first), "--decision",
-                str(tmp_path / "d1.json"), "--champion", str(champion)) == 0
-    assert champion.is_symlink() and (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"first"
+    assert (
+        _cli(
+            "promote",
+            "--checkpoint",
+            str(checkpoint),
+            "--metrics",
+            str(first),
+            "--decision",
+            str(tmp_path / "d1.json"),
+            "--champion",
+            str(champion),
+        )
+        == 0
+    )
+    assert (
+        champion.is_symlink() and (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"first"
+    )
     assert json.loads((champion / "metrics.json").read_text())["grounding"]["R1@0.5"] == 30.0
     first_release = champion.resolve()
 
     worse = write_json(tmp_path / "worse.json", _metrics(25.0))
-    assert _cli("gate", "-S", floors, "--metrics", str(worse), "--champion", str(champion),
-                "--out", str(tmp_path / "d2.json"), "--fail-on-reject") == 1
+    assert (
+        _cli(
+            "gate",
+            "-S",
+            floors,
+            "--metrics",
+            str(worse),
+            "--champion",
+            str(champion),
+            "--out",
+            str(tmp_path / "d2.json"),
+            "--fail-on-reject",
+        )
+        == 1
+    )
     d2 = json.loads((tmp_path / "d2.json").read_text())
     assert not d2["passed"] and d2["reasons"][1]["champion"] == 30.0
     # a rejected model is not promoted: the champion still points at the first release
     (checkpoint / "weights.safetensors").write_bytes(b"second")
-    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(worse), "--decision",
-                str(tmp_path / "d2.json"), "--champion", str(champion)) == 1
+    assert (
+        _cli(
+            "promote",
+            "--checkpoint",
+            str(checkpoint),
+            "--metrics",
+            str(worse),
+            "--decision",
+            str(tmp_path / "d2.json"),
+            "--champion",
+            str(champion),
+        )
+        == 1
+    )
     assert champion.resolve() == first_release
 
     better = write_json(tmp_path / "better.json", _metrics(31.0))
-    assert _cli("gate", "-S", floors, "--metrics", str(better), "--champion", str(champion),
-                "--out", str(tmp_path / "d3.json")) == 0
-    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(better), "--decision",
-                str(tmp_path / "d3.json"), "--champion", str(champion)) == 0
+    assert (
+        _cli(
+            "gate",
+            "-S",
+            floors,
+            "--metrics",
+            str(better),
+            "--champion",
+            str(champion),
+            "--out",
+            str(tmp_path / "d3.json"),
+        )
+        == 0
+    )
+    assert (
+        _cli(
+            "promote",
+            "--checkpoint",
+            str(checkpoint),
+            "--metrics",
+            str(better),
+            "--decision",
+            str(tmp_path / "d3.json"),
+            "--champion",
+            str(champion),
+        )
+        == 0
+    )
     assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"second"
     assert first_release.is_dir() and champion.resolve() != first_release  # old release kept for rollback
     assert not list(champion.parent.glob(".*.partial")) and not list(champion.parent.glob(".*link"))

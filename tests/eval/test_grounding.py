@@ -19,7 +19,9 @@ def _query(qid, window, duration=10.0):
 
 def _score(window, pred, duration=10.0, **convention):
     queries = [_query("q", window, duration)]
-    return grounding.score(queries, {"q": grounding.rank_windows([pred], "q")}, GroundingConvention(**convention))
+    return grounding.score(
+        queries, {"q": grounding.rank_windows([pred], "q")}, GroundingConvention(**convention)
+    )
 
 
 def test_clipping_to_the_duration():
@@ -56,8 +58,12 @@ def test_top1_is_the_highest_score_and_missing_windows_score_zero():
 
 def test_differing_query_sets_name_the_ids(tmp_path, fixtures_dir):
     gt = fixtures_dir / "charades_sta" / "charades_sta_test.txt"
-    pred = write_jsonl(tmp_path / "p.jsonl", [{"query_id": "3MSZA_q0", "video_id": "3MSZA", "pred_windows": [[0, 1, 1]]}])
-    with pytest.raises(EvalInputError, match=r"3719 query_id\(s\) of the ground truth have no prediction: 00607_q0"):
+    pred = write_jsonl(
+        tmp_path / "p.jsonl", [{"query_id": "3MSZA_q0", "video_id": "3MSZA", "pred_windows": [[0, 1, 1]]}]
+    )
+    with pytest.raises(
+        EvalInputError, match=r"3719 query_id\(s\) of the ground truth have no prediction: 00607_q0"
+    ):
         grounding.evaluate_files(gt, pred, GroundingConvention())
 
 
@@ -67,9 +73,13 @@ def test_charades_sta_test_set(fixtures_dir, tmp_path):
     assert len(queries) == 3720 and len({q.video_id for q in queries}) == 1334
     assert grounding.count_past_end(queries) == 562
     # the unclipped annotation as the prediction: every query is found once both are clipped
-    pred = write_jsonl(tmp_path / "p.jsonl", [
-        {"query_id": q.query_id, "video_id": q.video_id, "pred_windows": [[*q.windows[0], 1.0]]} for q in queries
-    ])
+    pred = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"query_id": q.query_id, "video_id": q.video_id, "pred_windows": [[*q.windows[0], 1.0]]}
+            for q in queries
+        ],
+    )
     result = grounding.evaluate_files(gt, pred, GroundingConvention())
     assert (result["R1@0.3"], result["R1@0.7"], result["mIoU"]) == (100.0, 100.0, 100.0)
     assert result["gt_windows_past_end"] == 562
@@ -82,15 +92,31 @@ def test_activitynet_captions_val(fixtures_dir):
 
 
 def test_manifest_ground_truth_with_split_filter(tmp_path):
-    pd.DataFrame({
-        "video_id": ["a", "b"], "path": ["", ""], "duration": [10.0, 20.0], "fps": [8.0, 8.0],
-        "source": ["sample", "sample"], "split": ["test", "train"], "sha256": ["", ""],
-    }).to_parquet(tmp_path / "videos.parquet")
-    pd.DataFrame({
-        "query_id": ["a_q0", "b_q0"], "video_id": ["a", "b"], "text": ["x", "y"],
-        "windows": [[[2.0, 6.0]], [[0.0, 5.0]]], "split": ["test", "train"], "source": ["sample", "sample"],
-        "relevant_clip_ids": [[], []], "saliency_scores": [[], []],
-    }).to_parquet(tmp_path / "queries.parquet")
-    pred = write_jsonl(tmp_path / "p.jsonl", [{"query_id": "a_q0", "video_id": "a", "pred_windows": [[2, 4, 1]]}])
+    pd.DataFrame(
+        {
+            "video_id": ["a", "b"],
+            "path": ["", ""],
+            "duration": [10.0, 20.0],
+            "fps": [8.0, 8.0],
+            "source": ["sample", "sample"],
+            "split": ["test", "train"],
+            "sha256": ["", ""],
+        }
+    ).to_parquet(tmp_path / "videos.parquet")
+    pd.DataFrame(
+        {
+            "query_id": ["a_q0", "b_q0"],
+            "video_id": ["a", "b"],
+            "text": ["x", "y"],
+            "windows": [[[2.0, 6.0]], [[0.0, 5.0]]],
+            "split": ["test", "train"],
+            "source": ["sample", "sample"],
+            "relevant_clip_ids": [[], []],
+            "saliency_scores": [[], []],
+        }
+    ).to_parquet(tmp_path / "queries.parquet")
+    pred = write_jsonl(
+        tmp_path / "p.jsonl", [{"query_id": "a_q0", "video_id": "a", "pred_windows": [[2, 4, 1]]}]
+    )
     result = tasks.evaluate("grounding", tmp_path, pred, config.Config(), split="test")
     assert result["num_queries"] == 1 and result["mIoU"] == 50.0  # [2, 4] inside [2, 6]

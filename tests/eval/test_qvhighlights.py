@@ -13,17 +13,33 @@ from momentor.eval.jsonio import EvalInputError
 
 # Two queries worked by hand (see the comments in the tests for the arithmetic).
 GT = [
-    {"qid": 1, "duration": 20, "relevant_windows": [[0, 10]], "relevant_clip_ids": [0, 1, 2],
-     "saliency_scores": [[4, 2, 0], [3, 3, 1], [1, 4, 2]]},
-    {"qid": 2, "duration": 30, "relevant_windows": [[0, 4], [10, 20]], "relevant_clip_ids": [5, 6],
-     "saliency_scores": [[2, 2, 2], [4, 4, 4]]},
+    {
+        "qid": 1,
+        "duration": 20,
+        "relevant_windows": [[0, 10]],
+        "relevant_clip_ids": [0, 1, 2],
+        "saliency_scores": [[4, 2, 0], [3, 3, 1], [1, 4, 2]],
+    },
+    {
+        "qid": 2,
+        "duration": 30,
+        "relevant_windows": [[0, 4], [10, 20]],
+        "relevant_clip_ids": [5, 6],
+        "saliency_scores": [[2, 2, 2], [4, 4, 4]],
+    },
 ]
 PRED = [
-    {"qid": 1, "pred_relevant_windows": [[0, 10, 0.9], [10, 20, 0.8]],
-     "pred_saliency_scores": [0.1, 0.9, 0.5, 0, 0, 0, 0, 0, 0, 0]},
+    {
+        "qid": 1,
+        "pred_relevant_windows": [[0, 10, 0.9], [10, 20, 0.8]],
+        "pred_saliency_scores": [0.1, 0.9, 0.5, 0, 0, 0, 0, 0, 0, 0],
+    },
     # listed first is [0, 5] (the R1 window); by score [10, 20] ranks first for mAP
-    {"qid": 2, "pred_relevant_windows": [[0, 5, 0.5], [10, 20, 0.9], [2, 20, 0.1]],
-     "pred_saliency_scores": [0, 0, 0, 0, 0, 0.5, 1.0, 0, 0, 0, 0, 0]},  # 12 of 15 clips: zero-padded
+    {
+        "qid": 2,
+        "pred_relevant_windows": [[0, 5, 0.5], [10, 20, 0.9], [2, 20, 0.1]],
+        "pred_saliency_scores": [0, 0, 0, 0, 0, 0.5, 1.0, 0, 0, 0, 0, 0],
+    },  # 12 of 15 clips: zero-padded
 ]
 
 
@@ -48,7 +64,8 @@ def test_moment_retrieval_map_worked_by_hand(result):
 
 
 def test_moment_retrieval_r1_uses_the_first_listed_window(result):
-    # qid 1 top-1 IoU 1; qid 2 top-1 is the first listed [0,5]: IoU 0.8 with [0,4] although [10,20] scores higher
+    # qid 1 top-1 IoU 1; qid 2's top-1 is the first listed, [0,5]: IoU 0.8 with [0,4]
+    # (although [10,20] scores higher)
     r1 = result["full"]["MR-R1"]
     assert r1["0.5"] == 100.0 and r1["0.8"] == 100.0
     assert r1["0.85"] == 50.0 and r1["0.95"] == 50.0
@@ -62,7 +79,8 @@ def test_length_ranges_keep_only_windows_of_that_length(result):
 
 
 def test_highlight_detection_worked_by_hand(result):
-    # HIT@1: qid 1's top clip 1 is rated [3, 3, 1] (a hit at Fair and Good, not VeryGood); qid 2's clip 6 is [4, 4, 4]
+    # HIT@1: qid 1's top clip 1 is rated [3, 3, 1] (a hit at Fair and Good, not VeryGood);
+    # qid 2's clip 6 is rated [4, 4, 4]
     assert result["HL-min-Fair"]["HL-Hit1"] == 100.0
     assert result["HL-min-VeryGood"]["HL-Hit1"] == 50.0
     # VeryGood AP per (query, annotator): qid 1 ranks clips 1, 2, 0: annotator 0's only positive (clip 0) is
@@ -75,11 +93,31 @@ def test_highlight_detection_worked_by_hand(result):
 
 
 def test_output_has_the_reference_layout(result):
-    assert list(result) == ["brief", "HL-min-Fair", "HL-min-Good", "HL-min-VeryGood", "full", "long", "middle", "short"]
+    assert list(result) == [
+        "brief",
+        "HL-min-Fair",
+        "HL-min-Good",
+        "HL-min-VeryGood",
+        "full",
+        "long",
+        "middle",
+        "short",
+    ]
     assert list(result["brief"]) == [
-        "MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "MR-full-mAP@0.5", "MR-full-mAP@0.75", "MR-long-mAP",
-        "MR-middle-mAP", "MR-short-mAP", "HL-min-Fair-mAP", "HL-min-Fair-Hit1", "HL-min-Good-mAP",
-        "HL-min-Good-Hit1", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1",
+        "MR-full-R1@0.5",
+        "MR-full-R1@0.7",
+        "MR-full-mAP",
+        "MR-full-mAP@0.5",
+        "MR-full-mAP@0.75",
+        "MR-long-mAP",
+        "MR-middle-mAP",
+        "MR-short-mAP",
+        "HL-min-Fair-mAP",
+        "HL-min-Fair-Hit1",
+        "HL-min-Good-mAP",
+        "HL-min-Good-Hit1",
+        "HL-min-VeryGood-mAP",
+        "HL-min-VeryGood-Hit1",
     ]
     assert list(result["full"]["MR-mAP"]) == [str(t) for t in qvhighlights.IOU_THRESHOLDS] + ["average"]
 
@@ -122,7 +160,9 @@ def test_perfect_predictions_on_the_val_set(val_release, tmp_path):
     for record in gt:
         best = qvhighlights.clip_scores(record).max(1)  # (c,) the highest rating of each clip
         windows = [[s, e, 1.0] for s, e in record["relevant_windows"]]
-        preds.append({"qid": record["qid"], "pred_relevant_windows": windows, "pred_saliency_scores": best.tolist()})
+        preds.append(
+            {"qid": record["qid"], "pred_relevant_windows": windows, "pred_saliency_scores": best.tolist()}
+        )
     result = qvhighlights.evaluate_files(val_release, write_jsonl(tmp_path / "p.jsonl", preds))
     assert set(result["full"]["MR-R1"].values()) == {100.0}
     # only the first 10 windows count: a query with g > 10 windows has recall 10/g at precision 1
@@ -137,5 +177,8 @@ def test_perfect_predictions_on_the_val_set(val_release, tmp_path):
 
 def test_val_set_length_ranges(val_release):
     gt = qvhighlights.load_ground_truth(val_release)
-    sizes = {name: len(qvhighlights._in_range([], gt, *bounds)[1]) for name, bounds in qvhighlights.LENGTH_RANGES.items()}
+    sizes = {
+        name: len(qvhighlights._in_range([], gt, *bounds)[1])
+        for name, bounds in qvhighlights.LENGTH_RANGES.items()
+    }
     assert sizes == {"short": 429, "middle": 957, "long": 574, "full": 1550}
