@@ -138,7 +138,10 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", help="also merge the result under TASK into this combined metrics JSON")
     p.add_argument("--plots", help="also write the task's threshold curve CSV into this folder (dvc plots)")
     p.add_argument("--split", help="manifest ground truth: only this split")
-    p.add_argument("--source", help="manifest grounding ground truth: only this source (e.g. charades_sta)")
+    p.add_argument(
+        "--source",
+        help="manifest ground truth (grounding, dense_captioning): only this source, e.g. charades_sta",
+    )
     p.add_argument("--durations", help="Charades-STA: Charades_v1_test.csv (default: beside the --gt txt)")
     p.set_defaults(handler=run_evaluate)
 

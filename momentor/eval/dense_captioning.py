@@ -20,10 +20,11 @@ Values are percent, rounded to 2 decimals.
 
 Ground truth: ActivityNet Captions JSON ``{video_id: {"duration", "timestamps", "sentences"}}``; the
 COCO-style files of TimeChat/YouCook2 ``{"annotations": [{"image_id", "segments", "pure_cap", ...}]}``;
-or a manifest folder (``segments.parquet`` rows with ``origin == "gt"``, ``--split`` through
-``videos.parquet``). Predictions: ``{"results": {video_id: [{"timestamp": [s, e], "sentence": str}, ...]}}``
-(ActivityNet); the bare ``{video_id: [...]}`` mapping and a ``caption`` key instead of ``sentence`` are
-accepted too. A predicted video that is not in the ground truth is an error.
+or a manifest folder (``segments.parquet`` rows with ``origin == "gt"``; ``--split`` and ``--source``
+filter through ``videos.parquet``). Predictions: ``{"results": {video_id: [{"timestamp": [s, e],
+"sentence": str}, ...]}}`` (ActivityNet); the bare ``{video_id: [...]}`` mapping and a ``caption`` key instead
+of ``sentence`` are accepted too. A predicted video that is not in the ground truth is an error. Video ids
+lose a video-file extension in both (TimeChat's ``abc.mp4`` is the manifest's ``abc``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TIOUS = (0.3, 0.5, 0.7, 0.9)
 MAX_PROPOSALS = 1000
+VIDEO_EXTENSIONS = {"mp4", "mkv", "webm", "avi", "mov", "mpg", "m4v"}
 
 
 @dataclass
@@ -59,15 +61,27 @@ class VideoEvents:
 # inputs
 
 
-def load_ground_truth(path: str | Path, split: str | None = None) -> dict[str, VideoEvents]:
+def video_key(name: str) -> str:
+    """A video id without a path or a video-file extension (TimeChat keys YouCook2 by ``<id>.mp4``, the
+    manifest by ``<id>``), so either form of ground truth and predictions match."""
+    name = str(name).split("/")[-1]
+    stem, dot, ext = name.rpartition(".")
+    return stem if dot and ext.lower() in VIDEO_EXTENSIONS else name
+
+
+def load_ground_truth(
+    path: str | Path, split: str | None = None, source: str | None = None
+) -> dict[str, VideoEvents]:
     if manifest_tables.is_manifest(path, "segments"):
         segments = manifest_tables.read_table(path, "segments")
         segments = segments[segments["origin"] == "gt"]
-        in_split = manifest_tables.video_splits(path)
+        wanted = set(
+            manifest_tables.read_table(path, "videos", split=split, source=source)["video_id"].astype(str)
+        )
         length = manifest_tables.durations(path)
         videos = {}
         for video, rows in segments.groupby("video_id", sort=False):
-            if split is None or in_split.get(str(video)) == split:
+            if str(video) in wanted:
                 windows = rows[["start", "end"]].to_numpy(dtype=np.float64)
                 videos[str(video)] = VideoEvents(
                     windows, rows["caption"].astype(str).tolist(), length.get(str(video))
@@ -90,7 +104,7 @@ def _read_coco_style(annotations: list[dict], path) -> dict[str, VideoEvents]:
     """TimeChat's YouCook2/ActivityNet files: captions come from ``pure_cap`` split on '. '."""
     videos = {}
     for entry in annotations:
-        video = str(entry["image_id"]).split("/")[-1]
+        video = video_key(entry["image_id"])
         if "pure_cap" in entry:
             captions = entry["pure_cap"].split(". ")
         else:
@@ -120,7 +134,7 @@ def load_predictions(path: str | Path) -> dict[str, VideoEvents]:
             raise EvalInputError(
                 f"{path}: video {video}: each event needs 'timestamp' [s, e] and 'sentence'"
             ) from err
-        videos[str(video)] = VideoEvents(windows[:MAX_PROPOSALS], sentences[:MAX_PROPOSALS])
+        videos[video_key(video)] = VideoEvents(windows[:MAX_PROPOSALS], sentences[:MAX_PROPOSALS])
     return videos
 
 
@@ -231,9 +245,9 @@ def _soda_f(soda: np.ndarray, aggregation: str) -> float:
 
 
 def evaluate_files(
-    gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None
+    gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None, source=None
 ) -> dict:
-    gt = load_ground_truth(gt_path, split)
+    gt = load_ground_truth(gt_path, split, source)
     pred = load_predictions(pred_path)
     extra = set(pred) - set(gt)
     if extra:

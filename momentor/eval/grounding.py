@@ -22,7 +22,8 @@ video's sentences from 0 in file order, the ids the manifest's readers give them
 - a manifest folder (or its ``queries.parquet``): ``query_id``, ``video_id``, ``windows``; durations from
   ``videos.parquet``.
 
-Predictions, JSON Lines: ``{"query_id": str, "video_id": str, "pred_windows": [[start, end, score], ...]}``.
+Predictions, JSON Lines (or one JSON array):
+``{"query_id": str, "video_id": str, "pred_windows": [[start, end, score], ...]}``.
 The query sets of predictions and ground truth must be equal.
 """
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from momentor.eval import manifest_tables
 from momentor.eval.intervals import as_windows, iou_paired
-from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_jsonl
+from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_records
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def count_past_end(queries: list[GroundingQuery]) -> int:
 def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
     """query_id -> (p, 3) predicted windows [start, end, score] (score 0 where absent), ranked best first."""
     predictions = {}
-    for number, record in enumerate(read_jsonl(path), start=1):
+    for number, record in enumerate(read_records(path), start=1):
         if "query_id" not in record or "pred_windows" not in record:
             raise EvalInputError(f"{path}: record {number} needs query_id and pred_windows")
         qid = str(record["query_id"])

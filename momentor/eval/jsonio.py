@@ -45,6 +45,17 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+def read_records(path: str | Path) -> list[dict]:
+    """JSON Lines, or one JSON array of objects (predictions written either way are accepted)."""
+    path = Path(path)
+    if path.is_file() and path.read_text().lstrip().startswith("["):
+        records = read_json(path)
+        if not all(isinstance(r, dict) for r in records):
+            raise EvalInputError(f"{path}: a JSON array here must hold one object per query")
+        return records
+    return read_jsonl(path)
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
     path = Path(path)

@@ -39,7 +39,7 @@ import numpy as np
 from momentor.eval import manifest_tables
 from momentor.eval.average_precision import detection_ap, ranking_aps
 from momentor.eval.intervals import as_windows, iou_matrix, iou_paired_hull
-from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_jsonl
+from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_records
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def load_ground_truth(path: str | Path, split: str | None = None) -> list[dict]:
             for row in frame.itertuples()
         ]
     else:
-        records = read_jsonl(path)
+        records = read_records(path)
     for number, record in enumerate(records, start=1):
         missing = {"qid", "duration", "relevant_windows"} - set(record)
         if missing:
@@ -91,7 +91,7 @@ def load_ground_truth(path: str | Path, split: str | None = None) -> list[dict]:
 
 
 def load_predictions(path: str | Path) -> list[dict]:
-    records = read_jsonl(path)
+    records = read_records(path)
     for number, record in enumerate(records, start=1):
         if "qid" not in record:
             raise EvalInputError(f"{path}: record {number} has no qid")

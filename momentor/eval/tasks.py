@@ -35,7 +35,7 @@ def evaluate(
     if task == "dense_captioning":
         from momentor.eval import dense_captioning
 
-        return dense_captioning.evaluate_files(gt, pred, meteor, cfg.eval.soda_aggregation, split)
+        return dense_captioning.evaluate_files(gt, pred, meteor, cfg.eval.soda_aggregation, split, source)
     if task == "action_segmentation":
         from momentor.eval import action_segmentation
 

@@ -87,7 +87,7 @@ def test_activitynet_and_youcook2_ground_truth_formats(fixtures_dir):
     assert len(anet) == 4917 and sum(len(v.sentences) for v in anet.values()) == 17505
     youcook = dc.load_ground_truth(fixtures_dir / "youcook2" / "val_gt.json")
     assert len(youcook) == 415
-    video = youcook["xHr8X2Wpmno.mp4"]
+    video = youcook["xHr8X2Wpmno"]  # TimeChat's "xHr8X2Wpmno.mp4", as the manifest names it
     assert (
         video.timestamps[0].tolist() == [47.0, 60.0]
         and video.sentences[0] == "pick the ends off the verdalago"
