@@ -241,6 +241,8 @@ def evaluate(
 ) -> dict:
     """The reference's output: ``brief`` first, then the detailed blocks sorted by key."""
     check_inputs(submission, ground_truth, gt_path, pred_path)
+    if not submission:
+        raise EvalInputError(f"{gt_path}: no query to evaluate; check the file (and --split for a manifest)")
     gt_order = {r["qid"]: r for r in ground_truth}
     metrics, brief = {}, OrderedDict()
     if "pred_relevant_windows" in submission[0]:
