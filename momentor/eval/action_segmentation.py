@@ -169,6 +169,10 @@ def load_predictions(path: str | Path) -> dict[str, list[str]]:
 
 def evaluate_files(gt_path, pred_path, background=("background",), split: str | None = None) -> dict:
     true = load_ground_truth(gt_path, split)
+    if not true:
+        raise EvalInputError(
+            f"{gt_path}: no video to evaluate; check the folder (and --split for a manifest)"
+        )
     pred = load_predictions(pred_path)
     check_same_ids(true, pred, "video", gt_path, pred_path)
     known = {label for labels in true.values() for label in labels}

@@ -248,6 +248,10 @@ def evaluate_files(
     gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None, source=None
 ) -> dict:
     gt = load_ground_truth(gt_path, split, source)
+    if not gt:
+        raise EvalInputError(
+            f"{gt_path}: no video to evaluate; check the file (and --split/--source for a manifest)"
+        )
     pred = load_predictions(pred_path)
     extra = set(pred) - set(gt)
     if extra:

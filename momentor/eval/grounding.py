@@ -229,6 +229,10 @@ def evaluate_files(
     gt_path, pred_path, convention: GroundingConvention, durations=None, split=None, source=None
 ) -> dict:
     queries = load_ground_truth(gt_path, durations, split, source)
+    if not queries:
+        raise EvalInputError(
+            f"{gt_path}: no query to evaluate; check the file (and --split/--source for a manifest)"
+        )
     ids = [q.query_id for q in queries]
     if len(set(ids)) != len(ids):
         raise EvalInputError(
