@@ -91,11 +91,13 @@ def read_metadata(folder: str | Path) -> dict:
             f"{folder} is not a momentor ONNX export (no {METADATA}); create one with "
             "`momentor export --out DIR`, or set data.feature_backend=onnx to export the encoder on demand"
         )
-    metadata = json.loads(path.read_text())
-    if metadata.get("format") != FORMAT:
-        raise ExportFolderError(
-            f"{path} has format {metadata.get('format')!r}, this momentor reads {FORMAT!r}; export again"
-        )
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ExportFolderError(f"{path} cannot be read ({err}); export again") from err
+    found = metadata.get("format") if isinstance(metadata, dict) else None
+    if found != FORMAT:
+        raise ExportFolderError(f"{path} has format {found!r}, this momentor reads {FORMAT!r}; export again")
     missing = [info["file"] for info in metadata["graphs"].values() if not (folder / info["file"]).exists()]
     if missing:
         raise ExportFolderError(f"{folder} lacks {', '.join(missing)} listed in its {METADATA}; export again")

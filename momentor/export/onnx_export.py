@@ -267,12 +267,9 @@ def ensure_encoder_export(cfg: Config) -> Path:
 
     folder = encoder_export_dir(cfg)
     spec: EncoderSpec = encoder_spec(cfg.model)
-    try:
-        if read_metadata(folder)["encoder_id"] == spec.id:
-            return folder
-    except ExportFolderError:
-        pass
-    log.info("exporting the %s encoder to ONNX once, into %s", spec.id, folder)
+    if _complete(folder, spec):
+        return folder
+    log.info("exporting the %s encoder to ONNX once, into %s", spec.id, folder)  # or again, if it is broken
     encoder = build_encoder(spec, seed=cfg.seed)
     with _partial(folder) as partial:
         writer = _Writer(partial, cfg.export, encoder)
@@ -281,4 +278,12 @@ def ensure_encoder_export(cfg: Config) -> Path:
             preset=cfg.model.preset, checkpoint=None, seed=cfg.seed, feature_dim=encoder.dim,
             weights_sha256={"encoder": weights_sha256(encoder)}, int8={"kept": False, "reason": "encoder-only export"},
         )  # fmt: skip
-        return writer.finish(folder, metadata, replace=False)
+        # replace a broken folder, but keep a complete one another process may have written meanwhile
+        return writer.finish(folder, metadata, replace=not _complete(folder, spec))
+
+
+def _complete(folder: Path, spec: EncoderSpec) -> bool:
+    try:
+        return read_metadata(folder)["encoder_id"] == spec.id
+    except ExportFolderError:
+        return False
