@@ -164,8 +164,11 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     weight_decay: float = 0.0
     warmup_ratio: float = 0.01
-    max_length: int = 2048
-    checkpoint_every: int = 50
+    gradient_clipping: float = 1.0  # max global gradient norm (0 = no clipping)
+    max_length: int = 2048  # longer conversations are cut at the end (never inside the video)
+    checkpoint_every: int = 50  # optimizer steps between checkpoints (and one at the end)
+    keep_checkpoints: int = 2  # the newest K step checkpoints are kept
+    kill_at_step: int | None = None  # debugging: the process SIGKILLs itself after this step (resume tests)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
     gesm: StageConfig = field(default_factory=StageConfig)

@@ -1,0 +1,58 @@
+"""Inference verbs: ``predict`` (a manifest split into prediction files) and ``ask`` (one video, one question)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("predict", parents=[common], help="run a split through a checkpoint: grounding + dense captions")
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument("--out", required=True, help="folder for grounding.json and dense_captioning.json")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
+    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
+                   choices=("grounding", "dense_captioning"))
+    p.add_argument("--batch-size", type=int, default=16, help="questions generated together")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="grounding answers (default: eval.max_new_tokens)")
+    p.add_argument("--max-caption-tokens", type=int, default=256, help="dense-captioning answers")
+    p.set_defaults(handler=predict)
+
+    p = sub.add_parser("ask", parents=[common], help='ask a trained model about a video: momentor ask VIDEO "question"')
+    p.add_argument("video", help="any video file PyAV can read")
+    p.add_argument("question", help='e.g. "When does the red circle move upward?"')
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="default: eval.max_new_tokens")
+    p.add_argument("--json", action="store_true", help='print {"answer", "timestamps"} instead of the text')
+    p.set_defaults(handler=ask)
+
+
+def predict(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.infer.predict import predict as run_predict
+
+    cfg = load_config(args)
+    written = run_predict(
+        cfg, args.checkpoint, args.out, split=args.split, manifest_dir=args.manifest, tasks=tuple(args.tasks),
+        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, max_caption_tokens=args.max_caption_tokens,
+    )
+    for task, path in written.items():
+        print(f"{task}: {path}")
+    return 0
+
+
+def ask(args: argparse.Namespace) -> int:
+    from momentor.cli import load_config
+    from momentor.data.quarantine import BadInput
+    from momentor.infer.ask import ask as run_ask
+
+    cfg = load_config(args)
+    try:
+        answer = run_ask(cfg, args.checkpoint, args.video, args.question, args.max_new_tokens)
+    except BadInput as err:
+        print(f"momentor ask: {args.video}: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"answer": answer.text, "timestamps": answer.timestamps}) if args.json else answer.text)
+    return 0

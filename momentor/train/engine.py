@@ -1,0 +1,67 @@
+"""The model made ready for a stage, and the DeepSpeed engine around it.
+
+The engine gets only the trainable tensors (projection, temporal tables, boundary embeddings) as its
+optimizer's parameters; the frozen LLM and encoder sit in the module but are never stepped. Under bf16 the
+frozen LLM is stored in bf16 once: autocast casts weights that do not require grad again on every call (its
+cast cache keeps only trainable leaves), which would re-read the whole fp32 LLM each step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from momentor.config import Config
+from momentor.model.momentor import Momentor
+from momentor.train.deepspeed_config import deepspeed_config
+from momentor.train.launch import ProcessPlace
+from momentor.train.schedule import StagePlan
+
+log = logging.getLogger(__name__)
+
+
+def enable_gradient_checkpointing(model: Momentor) -> None:
+    """Recompute the LLM's decoder layers in backward instead of keeping their activations.
+
+    transformers checkpoints a layer only while it is in training mode, and Momentor keeps the frozen LLM in
+    eval mode (no dropout); so the flag is set on the layer modules alone, not on their sub-modules.
+    """
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    layers = [m for m in model.llm.modules() if isinstance(m, GradientCheckpointingLayer)]
+    if not layers:
+        raise ValueError(f"{type(model.llm).__name__} has no checkpointable layers; set train.deepspeed.gradient_checkpointing=false")
+    for layer in layers:
+        layer.training = True
+
+
+def prepare_model(model: Momentor, cfg: Config, bf16: bool) -> None:
+    model.train()
+    if bf16:
+        model.llm.to(torch.bfloat16)
+    if cfg.train.deepspeed.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+
+
+def build_engine(model: Momentor, cfg: Config, stage: str, plan: StagePlan, place: ProcessPlace, bf16: bool, out: Path):
+    """``deepspeed.initialize`` with the stage's derived config; the config is also written to ``out``."""
+    import deepspeed
+
+    if cfg.train.deepspeed.zero_stage == 3:
+        raise ValueError(
+            "train.deepspeed.zero_stage=3 partitions weights that Momentor reads outside module calls (the "
+            "temporal tables, the LLM's head); use 0 (the default: a few million trainable numbers need no "
+            "partitioning), 1 or 2"
+        )
+    ds_config = deepspeed_config(
+        cfg.train, getattr(cfg.train, stage), plan.total_steps, plan.warmup_steps, place.world_size, bf16
+    )
+    if place.is_main:
+        (out / "deepspeed_config.json").write_text(json.dumps(ds_config, indent=1) + "\n")
+    params = list(model.trainable_parameters().values())
+    engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=params, config=ds_config)
+    return engine

@@ -1,0 +1,81 @@
+"""Where the training process sits: one CPU process here, one process per GPU under a launcher on a cluster.
+
+DeepSpeed always runs with a process group. A launcher (``deepspeed``, ``torchrun``, the Kubeflow TrainJob)
+sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` for each process; the same
+code then runs unchanged. Without a launcher this module makes the process a world of one: rank 0 on
+127.0.0.1 with a free port, the gloo backend, and DeepSpeed's CPU accelerator when there is no GPU.
+
+Cluster, 8 GPUs on each of 2 nodes (same command on every node, or the ``deepspeed`` launcher with a hostfile)::
+
+    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-endpoint HEAD:29500 -m momentor.cli train --stage gesm ...
+    deepspeed --hostfile hosts --num_gpus 8 --module momentor.cli train --stage gesm ...
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+LAUNCHER_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class ProcessPlace:
+    """This process in the training world."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    backend: str  # "gloo" (CPU) | "nccl" (GPU)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def process_place() -> ProcessPlace:
+    """Read the launcher's variables, or set those of a single process when no launcher started us.
+
+    Sets ``DS_ACCELERATOR=cpu`` on machines without a GPU (DeepSpeed would otherwise probe for one).
+    """
+    if "DS_ACCELERATOR" not in os.environ and not has_gpu():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+    present = [name for name in LAUNCHER_VARIABLES if name in os.environ]
+    if not present or present == ["LOCAL_RANK"]:
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
+        os.environ["MASTER_PORT"] = str(free_port())
+    elif len(present) != len(LAUNCHER_VARIABLES):
+        missing = sorted(set(LAUNCHER_VARIABLES) - set(present))
+        raise RuntimeError(
+            f"the launcher set {', '.join(present)} but not {', '.join(missing)}; start training with "
+            "`deepspeed` or `torchrun`, or unset these variables to train in one process"
+        )
+    backend = "nccl" if os.environ.get("DS_ACCELERATOR", "cuda") != "cpu" and has_gpu() else "gloo"
+    place = ProcessPlace(int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"]), int(os.environ["WORLD_SIZE"]), backend)
+    log.debug("process %s", place)
+    return place
+
+
+def init_process_group(place: ProcessPlace) -> None:
+    """DeepSpeed's process group (idempotent: a second training stage in the same process reuses it)."""
+    import deepspeed
+    import deepspeed.comm as dist
+
+    if not dist.is_initialized():
+        deepspeed.init_distributed(dist_backend=place.backend, auto_mpi_discovery=False)

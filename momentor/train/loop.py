@@ -1,0 +1,173 @@
+"""``momentor train``: one training stage (align, gesm or instruct) through DeepSpeed, resumable step by step.
+
+    train(cfg, "gesm", out="work/train/gesm")
+    train(cfg, "instruct", out="work/train/instruct", init="work/train/gesm/final")
+
+The stage's examples come from the manifest and the cached features (:mod:`momentor.train.dataset`); the
+step plan and the data order from :mod:`momentor.train.schedule`. Every ``train.checkpoint_every`` steps
+and at the end a full checkpoint is written (:mod:`momentor.train.checkpointing`); started again with the
+same ``--out``, the run continues from its newest checkpoint and computes the same losses at the same steps
+as if it had never stopped. A disabled stage (``train.<stage>.enabled: false``, the GESM ablation) writes
+its starting weights as its final checkpoint, so a pipeline keeps its shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import signal
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from momentor.config import Config
+from momentor.model import checkpoint as model_checkpoint
+from momentor.model.builders import build_model
+from momentor.model.momentor import Batch
+from momentor.train import checkpointing, launch
+from momentor.train.dataset import FeatureStore, StageDataset, data_version, stage_examples
+from momentor.train.deepspeed_config import use_bf16
+from momentor.train.engine import build_engine, prepare_model
+from momentor.train.progress import Progress
+from momentor.train.schedule import STAGES, StagePlan, plan_stage, step_micro_batches
+
+log = logging.getLogger(__name__)
+LOGGED = ("loss", "token_loss", "time_loss")
+
+
+def train_step(engine, micro_batches: list[Batch]) -> dict[str, float]:
+    """One optimizer step: forward and backward of each micro-batch (DeepSpeed accumulates and steps at
+    the last one). Returns the mean loss parts over the micro-batches."""
+    totals = dict.fromkeys(LOGGED, 0.0)
+    for batch in micro_batches:
+        out = engine(batch.to(engine.device))
+        engine.backward(out["loss"])
+        engine.step()
+        for key in LOGGED:
+            totals[key] += float(out[key].detach())
+    return {key: value / len(micro_batches) for key, value in totals.items()}
+
+
+def mean_over_processes(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+    if world_size == 1:
+        return metrics
+    import deepspeed.comm as dist
+
+    values = torch.tensor([metrics[k] for k in LOGGED], dtype=torch.float64)
+    dist.all_reduce(values)
+    return {k: float(v) / world_size for k, v in zip(LOGGED, values)}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_init(model, cfg: Config, init: str | Path | None) -> dict | None:
+    """Start from another stage's checkpoint (its model settings must be these)."""
+    if init is None:
+        return None
+    init = checkpointing.resolve_checkpoint(init)
+    if model_checkpoint.load_config(init).model != cfg.model:
+        raise ValueError(f"--init {init} was trained with other model settings; see its config.yaml `model` section")
+    model_checkpoint.load_weights(model, init)
+    return {"path": str(init), "sha256": checkpointing.file_sha256(init / model_checkpoint.WEIGHTS)}
+
+
+def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[StageDataset, dict]:
+    from momentor.data.features import feature_dir
+
+    features = feature_dir(cfg)
+    examples = stage_examples(manifest_dir, stage)
+    dataset = StageDataset(examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length)
+    if not len(dataset):
+        raise ValueError(
+            f"stage {stage} has no training examples with features in {manifest_dir} / {features}; run "
+            "`momentor ingest`, `momentor features` and `momentor engine` first"
+        )
+    return dataset, data_version(manifest_dir, features, stage)
+
+
+def resume(out: Path, cfg: Config, model, engine, state: dict, plan: StagePlan) -> int:
+    """Load the newest step checkpoint of ``out`` if there is one; the number of steps already done."""
+    found = checkpointing.step_checkpoints(out)
+    if not found:
+        return 0
+    checkpointing.check_resumable(found[-1], cfg, state)
+    resumed = checkpointing.load(found[-1], model, engine)
+    engine.global_steps = resumed.step
+    engine.global_samples = resumed.step * plan.global_batch
+    engine.micro_steps = resumed.step * plan.accumulation
+    log.info("resumed %s at step %d of %d from %s", state["stage"], resumed.step, plan.total_steps, found[-1])
+    return resumed.step
+
+
+def train(
+    cfg: Config,
+    stage: str,
+    out: str | Path,
+    init: str | Path | None = None,
+    manifest_dir: str | Path | None = None,
+    restart: bool = False,
+    show_progress: bool = True,
+) -> Path:
+    """Run (or continue) one stage; returns its final checkpoint folder ``<out>/final``."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
+    out = Path(out)
+    if restart:
+        shutil.rmtree(out, ignore_errors=True)
+    final = out / checkpointing.FINAL
+    if checkpointing.is_complete(final):
+        log.info("%s is done already (%s); pass --restart to train it again", stage, final)
+        return final
+    place = launch.process_place()
+    out.mkdir(parents=True, exist_ok=True)
+    if place.is_main:
+        checkpointing.remove_staging(out)
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg.model, seed=cfg.seed, with_encoder=False)
+    state = {"stage": stage, "init": load_init(model, cfg, init)}
+    if not getattr(cfg.train, stage).enabled:
+        log.info("stage %s is disabled (train.%s.enabled=false): its final checkpoint is its initial weights", stage, stage)
+        return checkpointing.save_untrained(final, model, cfg, {**state, "step": 0, "skipped": True})
+
+    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    dataset, state["data_version"] = stage_dataset(cfg, stage, model, manifest_dir)
+    plan = plan_stage(stage, cfg.train, getattr(cfg.train, stage), len(dataset), place.world_size)
+    state["plan"] = asdict(plan)
+    log.info("%s: %d examples, %d steps of %d (%.2f epochs)", stage, plan.num_examples, plan.total_steps,
+             plan.global_batch, plan.epochs)
+    bf16 = use_bf16(cfg.train)
+    prepare_model(model, cfg, bf16)
+    launch.init_process_group(place)
+    engine = build_engine(model, cfg, stage, plan, place, bf16, out)
+    done = resume(out, cfg, model, engine, state, plan)
+
+    progress = Progress(out, stage, plan.total_steps, done, plan.global_batch, show_progress and place.is_main)
+    pad_id = model.tokenizer.pad_token_id
+    row = None
+    for step in range(done, plan.total_steps):
+        micro = step_micro_batches(plan, cfg.train.seed, step, place.rank)
+        lr = engine.get_lr()[0]  # the rate this step uses (the scheduler moves after the step)
+        metrics = train_step(engine, [dataset.batch(indices, pad_id) for indices in micro])
+        row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
+        if (step + 1) % cfg.train.checkpoint_every == 0 and step + 1 < plan.total_steps:
+            folder = checkpointing.step_folder(out, step + 1)
+            checkpointing.save(folder, model, cfg, engine, {**state, "step": step + 1, "metrics": row}, place.is_main)
+            if place.is_main:
+                checkpointing.prune(out, cfg.train.keep_checkpoints)
+        if cfg.train.kill_at_step == step + 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # a real, unclean death (tests of resume)
+    progress.close()
+    if dataset.truncated:
+        log.warning("%d conversations were cut at train.max_length=%d tokens", dataset.truncated, cfg.train.max_length)
+    summary = {**state, "step": plan.total_steps, "metrics": row}
+    checkpointing.save(final, model, cfg, engine, summary, place.is_main)
+    log.info("%s finished: %s", stage, final)
+    return final

@@ -1,0 +1,84 @@
+"""What a training run shows while it runs: a progress bar, and a per-step metrics log for ``dvc plots``.
+
+``<out>/metrics.csv`` has one row per optimizer step: ``step, stage, loss, token_loss, time_loss, lr,
+samples_per_s, elapsed_s``. ``dvc plots show <out>/metrics.csv -x step -y loss`` draws the training curve
+(declare it under ``plots`` in dvc.yaml). On resume, rows after the checkpoint's step are dropped (those
+steps run again), so the file always describes one run, step by step.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+COLUMNS = ("step", "stage", "loss", "token_loss", "time_loss", "lr", "samples_per_s", "elapsed_s")
+
+
+class MetricsLog:
+    """Appends one CSV row per step, flushed at once (a killed run keeps every finished step)."""
+
+    def __init__(self, path: Path, resume_step: int):
+        self.path = path
+        rows = []
+        if resume_step > 0 and path.exists():
+            with path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        with path.open("w", newline="") as f:  # rewrite: drops a half-written last line and undone steps
+            writer = csv.DictWriter(f, COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self._file = path.open("a", newline="")
+        self._writer = csv.DictWriter(self._file, COLUMNS)
+
+    def write(self, row: dict) -> None:
+        self._writer.writerow({k: _format(row[k]) for k in COLUMNS})
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _format(value):
+    return repr(value) if isinstance(value, float) else value  # full precision: resumed runs compare exactly
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The rows of a metrics.csv (numbers as floats, step as int)."""
+    with Path(path).open(newline="") as f:
+        return [
+            {k: (int(v) if k == "step" else v if k == "stage" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+
+
+class Progress:
+    """A tqdm bar over the stage's steps (ETA from tqdm) with loss and samples/s, plus the metrics log."""
+
+    def __init__(self, out: Path, stage: str, total_steps: int, done_steps: int, global_batch: int, show: bool):
+        from tqdm import tqdm
+
+        self.stage, self.global_batch = stage, global_batch
+        self.log = MetricsLog(out / "metrics.csv", done_steps)
+        self.bar = tqdm(total=total_steps, initial=done_steps, desc=stage, unit="step", disable=not show, smoothing=0.1)
+        self.started = self.last = time.perf_counter()
+
+    def step(self, step: int, metrics: dict, lr: float) -> dict:
+        now = time.perf_counter()
+        row = {
+            "step": step,
+            "stage": self.stage,
+            **{k: float(metrics[k]) for k in ("loss", "token_loss", "time_loss")},
+            "lr": float(lr),
+            "samples_per_s": self.global_batch / max(now - self.last, 1e-9),
+            "elapsed_s": now - self.started,
+        }
+        self.last = now
+        self.log.write(row)
+        self.bar.set_postfix(loss=f"{row['loss']:.3f}", time=f"{row['time_loss']:.3f}", sps=f"{row['samples_per_s']:.1f}")
+        self.bar.update()
+        return row
+
+    def close(self) -> None:
+        self.bar.close()
+        self.log.close()
