@@ -141,8 +141,11 @@ class _Writer:
             "int8": int8,
         }
 
-    def finish(self, target: Path, metadata: dict, replace: bool) -> Path:
-        """Write the metadata, fail on a parity failure, and rename the folder into place."""
+    def finish(self, target: Path, metadata: dict, keep_existing: bool = False) -> Path:
+        """Write the metadata, fail on a parity failure, and rename the folder into place.
+
+        ``keep_existing``: keep a complete export of the same encoder that another process installed meanwhile.
+        """
         write_metadata(self.folder, metadata)
         bad = failures(self.parity)
         if bad:
@@ -151,13 +154,13 @@ class _Writer:
                 f"installed; the graphs and metadata are in {self.folder}. Check the exporter versions, or widen "
                 "export.atol / export.rtol if the error is float rounding of a larger model"
             )
-        return _install(self.folder, target, replace)
+        if keep_existing and _complete(target, self.encoder.spec):
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return target
+        return _install(self.folder, target)
 
 
-def _install(partial: Path, target: Path, replace: bool) -> Path:
-    if target.exists() and not replace:  # another process exported the same thing first: keep theirs
-        shutil.rmtree(partial, ignore_errors=True)
-        return target
+def _install(partial: Path, target: Path) -> Path:
     old = target.with_name(target.name + ".old")
     if target.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -223,7 +226,7 @@ def export_model(cfg: Config, out: str | Path, checkpoint: str | Path | None = N
             weights_sha256=hashes,
             int8=int8,
         )
-        writer.finish(Path(out), metadata, replace=True)
+        writer.finish(Path(out), metadata)
     return metadata
 
 
@@ -260,26 +263,35 @@ def encoder_export_dir(cfg: Config) -> Path:
     return Path(cfg.paths.cache).expanduser() / "onnx" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def ensure_encoder_export(cfg: Config) -> Path:
-    """The folder of ``encoder.onnx`` for ``cfg``'s preset, exported into the cache on first use."""
+def export_encoder(cfg: Config, out: str | Path, int8: bool = False, keep_existing: bool = False) -> dict:
+    """Export only the frame encoder of ``cfg``'s preset (``encoder.onnx``, and ``encoder_int8.onnx`` if asked
+    for and good enough) into ``out``; no LLM is loaded. Returns the metadata."""
     from momentor.model.builders import encoder_spec
     from momentor.model.encoder import build_encoder
 
-    folder = encoder_export_dir(cfg)
-    spec: EncoderSpec = encoder_spec(cfg.model)
-    if _complete(folder, spec):
-        return folder
-    log.info("exporting the %s encoder to ONNX once, into %s", spec.id, folder)  # or again, if it is broken
-    encoder = build_encoder(spec, seed=cfg.seed)
-    with _partial(folder) as partial:
+    encoder = build_encoder(encoder_spec(cfg.model), seed=cfg.seed)
+    with _partial(Path(out)) as partial:
         writer = _Writer(partial, cfg.export, encoder)
         writer.add("encoder", EncoderGraph(encoder), writer.example, writer.pixels)
         metadata = writer.metadata(
             preset=cfg.model.preset, checkpoint=None, seed=cfg.seed, feature_dim=encoder.dim,
-            weights_sha256={"encoder": weights_sha256(encoder)}, int8={"kept": False, "reason": "encoder-only export"},
+            weights_sha256={"encoder": weights_sha256(encoder)},
+            int8=writer.add_int8() if int8 else {"kept": False, "reason": "not asked for (encoder-only export)"},
         )  # fmt: skip
-        # replace a broken folder, but keep a complete one another process may have written meanwhile
-        return writer.finish(folder, metadata, replace=not _complete(folder, spec))
+        writer.finish(Path(out), metadata, keep_existing=keep_existing)
+    return metadata
+
+
+def ensure_encoder_export(cfg: Config) -> Path:
+    """The folder of ``encoder.onnx`` for ``cfg``'s preset, exported into the cache on first use."""
+    from momentor.model.builders import encoder_spec
+
+    folder = encoder_export_dir(cfg)
+    spec: EncoderSpec = encoder_spec(cfg.model)
+    if not _complete(folder, spec):  # missing, or broken: exported (again)
+        log.info("exporting the %s encoder to ONNX once, into %s", spec.id, folder)
+        export_encoder(cfg, folder, keep_existing=True)  # two processes may race here: the first one wins
+    return folder
 
 
 def _complete(folder: Path, spec: EncoderSpec) -> bool:
