@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import report, row  # noqa: E402  (no torch at import time: the ORT workers must not load it)
+from common import report, row
 
 ENGINES = ("torch fp32", "torch bf16", "ORT fp32", "ORT int8")
 BATCH = 32
@@ -99,7 +99,12 @@ def prepare(folder: Path) -> dict:
 
     from momentor import config
     from momentor.export.onnx_export import export_encoder
-    from momentor.export.quantize import CALIBRATION_CLIPS, EVALUATION_CLIPS, clip_pixels
+    from momentor.export.quantize import (
+        CALIBRATION_CLIPS,
+        EVALUATION_CLIPS,
+        EVALUATION_FRAMES_PER_CLIP,
+        clip_pixels,
+    )
     from momentor.export.runtime import OnnxFrameEncoder
 
     cfg = config.from_dict({"model": {"preset": "cpu"}, "paths": {"cache": str(folder / "cache")}})
@@ -110,7 +115,10 @@ def prepare(folder: Path) -> dict:
     # the timed batch: real frames the int8 ranges were calibrated on are not used for judging parity
     batch = clip_pixels(fp32.preprocess, 224, CALIBRATION_CLIPS, BATCH)
     np.save(folder / "export" / "batch.npy", batch)
-    np.save(folder / "held_out.npy", clip_pixels(fp32.preprocess, 224, EVALUATION_CLIPS, 40))
+    np.save(
+        folder / "held_out.npy",
+        clip_pixels(fp32.preprocess, 224, EVALUATION_CLIPS, EVALUATION_FRAMES_PER_CLIP),
+    )
     frames = torch.randint(0, 256, (BATCH, 240, 320, 3), dtype=torch.uint8)
     start = time.perf_counter()
     for _ in range(3):
@@ -164,7 +172,8 @@ def main() -> None:
         note = (
             f"max|err| {error:.2g}, cos mean {quality['cosine_mean']:.4f} min {quality['cosine_min']:.4f}, "
             f"top1 {quality['top1_agreement']:.2f}, top5 {quality['top5_retrieval']:.2f}; "
-            if quality else ""
+            if quality
+            else ""
         ) + f"noise median/best {noise[name]['median_over_best']:.2f}"
         rows.append(row(f"{name}, batch {BATCH}, 224 px", rate[name], "frames/s", "torch fp32",
                         rate["torch fp32"], note=note, peak_rss=rss[name]))  # fmt: skip

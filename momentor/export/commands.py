@@ -33,7 +33,9 @@ def run_export(args) -> int:
         "encoder_id": metadata["encoder_id"],
         "provider": metadata["parity_runtime"]["provider"],
         "graphs": {
-            name: max(r["max_abs_error"] for r in g["parity"]["batches"].values()) if "parity" in g else "int8"
+            name: max(r["max_abs_error"] for r in g["parity"]["batches"].values())
+            if "parity" in g
+            else "int8"
             for name, g in metadata["graphs"].items()
         },
         "int8": {k: metadata["int8"].get(k) for k in ("kept", "cosine_mean", "top5_retrieval", "reason")},

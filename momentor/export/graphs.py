@@ -32,8 +32,8 @@ from momentor.model.encoder import FrameEncoder
 class EncoderGraph(nn.Module):
     """Normalised pixels (b, 3, s, s) -> frame features (b, f): what feature extraction computes."""
 
-    input_names = ["pixels"]
-    output_names = ["features"]
+    input_names = ("pixels",)
+    output_names = ("features",)
 
     def __init__(self, encoder: FrameEncoder):
         super().__init__()
@@ -46,8 +46,8 @@ class EncoderGraph(nn.Module):
 class FrameEmbedderGraph(nn.Module):
     """Normalised pixels (b, 3, s, s) -> projected frame embeddings W·f + b (b, d)."""
 
-    input_names = ["pixels"]
-    output_names = ["embeddings"]
+    input_names = ("pixels",)
+    output_names = ("embeddings",)
 
     def __init__(self, encoder: FrameEncoder, projection: nn.Linear):
         super().__init__()
@@ -65,8 +65,8 @@ class InfusionGraph(nn.Module):
     (interpolated on the token grid when M ≠ N); NTP leaves the tables' values unchanged, so it is a constant.
     """
 
-    input_names = ["frame_embeddings"]
-    output_names = ["llm_inputs"]
+    input_names = ("frame_embeddings",)
+    output_names = ("llm_inputs",)
 
     def __init__(self, infusion: torch.Tensor):
         super().__init__()
@@ -86,12 +86,16 @@ def quiet_logs(*names: str):
     root = logging.getLogger()
     below_error = logging.Filter()
     below_error.filter = lambda record: record.levelno >= logging.ERROR  # type: ignore[method-assign]
-    loggers = [logging.getLogger(name) for name in names if name != "root"]  # their children inherit the level
+    loggers = [
+        logging.getLogger(name) for name in names if name != "root"
+    ]  # their children inherit the level
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     if "root" in names:
-        root.addFilter(below_error)  # a logger's filter sees only the records logged on it, not propagated ones
+        root.addFilter(
+            below_error
+        )  # a logger's filter sees only the records logged on it, not propagated ones
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations, not ours to fix
@@ -117,7 +121,9 @@ def export_graph(twin: nn.Module, example: torch.Tensor, path: Path, opset: int)
     import onnx
 
     if example.shape[0] < 2:
-        raise ValueError(f"export example batch must be >= 2 (got {example.shape[0]}), or axis 0 is fixed to it")
+        raise ValueError(
+            f"export example batch must be >= 2 (got {example.shape[0]}), or axis 0 is fixed to it"
+        )
     twin.eval()
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     with quiet_logs(*EXPORTER_LOGGERS), torch.no_grad():

@@ -45,7 +45,9 @@ def weights_sha256(*modules: nn.Module) -> str:
         for name in sorted(state):
             tensor = state[name].detach().cpu().contiguous()
             digest.update(f"{i}.{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-d too (num_batches_tracked)
+            digest.update(
+                tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
+            )  # 0-d too (num_batches_tracked)
     return digest.hexdigest()
 
 

@@ -2,8 +2,9 @@
 
 :func:`export_model` writes a full export folder (see :mod:`momentor.export.metadata` for its layout) from a
 checkpoint, or from the seeded initial model of the configured preset when no checkpoint is given; the
-checkpoint's own config decides the preset. :func:`ensure_encoder_export` writes only ``encoder.onnx`` into
-the cache, keyed by the encoder id, on first use: what ``data.feature_backend: onnx`` runs on.
+checkpoint's own config decides the preset. :func:`export_encoder` writes only the encoder (no LLM is
+loaded), and :func:`ensure_encoder_export` does so into the cache, keyed by the encoder id, on first use: what
+``data.feature_backend: onnx`` runs on.
 
 Every graph is checked by ``onnx.checker`` and then run in ONNX Runtime against its PyTorch twin at each of
 ``export.parity_batch_sizes``; the infusion is checked end to end, ``infusion(frame_embedder(pixels))``
@@ -28,15 +29,21 @@ from torch import nn
 
 from momentor.config import Config, ExportConfig
 from momentor.export.graphs import EncoderGraph, FrameEmbedderGraph, InfusionGraph, export_graph, graph_files
-from momentor.export.metadata import FORMAT, GRAPH_FILES, ExportFolderError, file_sha256, graph_signature
-from momentor.export.metadata import read_metadata, weights_sha256, write_metadata
+from momentor.export.metadata import (
+    FORMAT,
+    GRAPH_FILES,
+    ExportFolderError,
+    file_sha256,
+    graph_signature,
+    read_metadata,
+    weights_sha256,
+    write_metadata,
+)
 from momentor.export.parity import ParityError, batch_parity, failures, parity_frames, retrieval_parity
 from momentor.export.runtime import open_session
 from momentor.model.encoder import EncoderSpec, FrameEncoder
 
 log = logging.getLogger(__name__)
-
-EVALUATION_FRAMES_PER_CLIP = 40  # int8 is judged on 2 held-out clips x 40 frames
 
 
 def _run(session):
@@ -60,11 +67,16 @@ class _Writer:
         size = encoder.image_size
         with torch.inference_mode():
             self.pixels = {
-                b: encoder.preprocess(parity_frames(b, size, seed=b)).numpy() for b in sorted(set(cfg.parity_batch_sizes))
+                b: encoder.preprocess(parity_frames(b, size, seed=b)).numpy()
+                for b in sorted(set(cfg.parity_batch_sizes))
             }  # b -> (b, 3, s, s)
-            self.example = encoder.preprocess(parity_frames(2, size, seed=0))  # (2, 3, s, s): batch 1 would be fixed
+            self.example = encoder.preprocess(
+                parity_frames(2, size, seed=0)
+            )  # (2, 3, s, s): batch 1 would be fixed
 
-    def add(self, name: str, twin: nn.Module, example: torch.Tensor, inputs: dict, run_torch=None, run_onnx=None):
+    def add(
+        self, name: str, twin: nn.Module, example: torch.Tensor, inputs: dict, run_torch=None, run_onnx=None
+    ):
         """Export ``twin`` as graph ``name`` and measure its parity on ``inputs`` (batch -> array)."""
         path = export_graph(twin, example, self.folder / GRAPH_FILES[name], self.cfg.opset)
         session = self.sessions[name] = open_session(path, self.cfg.device)
@@ -83,26 +95,42 @@ class _Writer:
         """Quantise the encoder graph; keep it only if it passes the quality floors. Returns the report."""
         from momentor.assets import AssetError
         from momentor.data.quarantine import BadInput
-        from momentor.export.quantize import CALIBRATION_CLIPS, EVALUATION_CLIPS, clip_pixels, quantize_int8
+        from momentor.export.quantize import (
+            CALIBRATION_CLIPS,
+            EVALUATION_CLIPS,
+            EVALUATION_FRAMES_PER_CLIP,
+            clip_pixels,
+            quantize_int8,
+        )
 
-        report = {"min_cosine": self.cfg.int8_min_cosine, "min_top5_retrieval": self.cfg.int8_min_top5_retrieval}
+        report = {
+            "min_cosine": self.cfg.int8_min_cosine,
+            "min_top5_retrieval": self.cfg.int8_min_top5_retrieval,
+        }
         s = self.encoder.image_size
         try:
-            calibration = clip_pixels(self.encoder.preprocess, s, CALIBRATION_CLIPS, self.cfg.int8_calibration_frames)
+            calibration = clip_pixels(
+                self.encoder.preprocess, s, CALIBRATION_CLIPS, self.cfg.int8_calibration_frames
+            )
             held_out = clip_pixels(self.encoder.preprocess, s, EVALUATION_CLIPS, EVALUATION_FRAMES_PER_CLIP)
         except (AssetError, BadInput) as err:  # the export stays usable without its optional variant
             return {**report, "kept": False, "reason": f"no real frames to calibrate on: {err}"}
         path = self.folder / GRAPH_FILES["encoder_int8"]
-        quantize_int8(self.folder / GRAPH_FILES["encoder"], path, "pixels", calibration)
+        quantize_int8(self.folder / GRAPH_FILES["encoder"], path, EncoderGraph.input_names[0], calibration)
         int8 = open_session(path, self.cfg.device)
         quality = retrieval_parity(_run(self.sessions["encoder"])(held_out), _run(int8)(held_out))
-        kept = quality["cosine_mean"] >= report["min_cosine"] and quality["top5_retrieval"] >= report["min_top5_retrieval"]
+        kept = (
+            quality["cosine_mean"] >= report["min_cosine"]
+            and quality["top5_retrieval"] >= report["min_top5_retrieval"]
+        )
         report.update(kept=kept, calibration_clips=list(CALIBRATION_CLIPS), evaluation_clips=list(EVALUATION_CLIPS),
                       calibration_frames=len(calibration), **quality)  # fmt: skip
         if kept:
             self.graphs["encoder_int8"] = {**self._entry("encoder_int8"), "retrieval_parity": quality}
         else:
-            report["reason"] = "below a quality floor (export.int8_min_cosine / export.int8_min_top5_retrieval)"
+            report["reason"] = (
+                "below a quality floor (export.int8_min_cosine / export.int8_min_top5_retrieval)"
+            )
             for p in graph_files(path):
                 p.unlink()
         log.info("int8 encoder: cosine %.4f, top-5 retrieval %.3f -> %s", quality["cosine_mean"],
@@ -133,10 +161,17 @@ class _Writer:
                 "(x - mean) / std: momentor.model.encoder.FrameEncoder.preprocess",
             },
             "opset": self.cfg.opset,
-            "exporter": {"api": "torch.onnx.export(dynamo=True)", "torch": torch.__version__,
-                         "onnxscript": onnxscript.__version__, "onnx": onnx.__version__},  # fmt: skip
-            "parity_runtime": {"onnxruntime": ort.__version__, "device": self.cfg.device,
-                               "provider": first.get_providers()[0]},  # fmt: skip
+            "exporter": {
+                "api": "torch.onnx.export(dynamo=True)",
+                "torch": torch.__version__,
+                "onnxscript": onnxscript.__version__,
+                "onnx": onnx.__version__,
+            },
+            "parity_runtime": {
+                "onnxruntime": ort.__version__,
+                "device": self.cfg.device,
+                "provider": first.get_providers()[0],
+            },
             "graphs": self.graphs,
             "int8": int8,
         }
@@ -150,7 +185,9 @@ class _Writer:
         bad = failures(self.parity)
         if bad:
             raise ParityError(
-                "ONNX Runtime does not match PyTorch within the tolerance: " + "; ".join(bad) + f". Nothing was "
+                "ONNX Runtime does not match PyTorch within the tolerance: "
+                + "; ".join(bad)
+                + f". Nothing was "
                 f"installed; the graphs and metadata are in {self.folder}. Check the exporter versions, or widen "
                 "export.atol / export.rtol if the error is float rounding of a larger model"
             )
@@ -243,7 +280,9 @@ def _add_infusion(writer: _Writer, model, m: int) -> str:
     videos = {b: np.arange(b * m) % len(pixels) for b in (1, 2)}  # b videos -> frame indices (b·m,)
 
     def run_torch(idx):  # Momentor.frame_embeddings itself: W·f + b + ½(Ẽ_in[m] + Ẽ_out[m])
-        return model.frame_embeddings(features[idx].reshape(-1, m, features.shape[-1]), tables).float().numpy()
+        return (
+            model.frame_embeddings(features[idx].reshape(-1, m, features.shape[-1]), tables).float().numpy()
+        )
 
     def run_onnx(idx):  # (b, m, d) from the two graphs in a row
         return _run(writer.sessions["infusion"])(embeddings[idx].reshape(-1, m, embeddings.shape[-1]))

@@ -66,8 +66,13 @@ def failures(parity: dict[str, dict]) -> list[str]:
     for graph, result in parity.items():
         for b, r in result["batches"].items():
             if not r["ok"]:
-                detail = r.get("reason") or f"max |error| {r['max_abs_error']:.3g} (values up to {r['max_abs_value']:.3g})"
-                lines.append(f"{graph} at batch {b}: {detail}, tolerance atol={result['atol']} rtol={result['rtol']}")
+                detail = (
+                    r.get("reason")
+                    or f"max |error| {r['max_abs_error']:.3g} (values up to {r['max_abs_value']:.3g})"
+                )
+                lines.append(
+                    f"{graph} at batch {b}: {detail}, tolerance atol={result['atol']} rtol={result['rtol']}"
+                )
     return lines
 
 
@@ -88,7 +93,7 @@ def retrieval_parity(reference: np.ndarray, variant: np.ndarray) -> dict:
     nearest = sim_ref.argmax(1)  # (n,)
     top5 = np.argsort(-sim_var, axis=1)[:, :5]  # (n, 5)
     return {
-        "frames": int(len(ref)),
+        "frames": len(ref),
         "cosine_mean": float(cosine.mean()),
         "cosine_min": float(cosine.min()),
         "top1_agreement": float((nearest == sim_var.argmax(1)).mean()),

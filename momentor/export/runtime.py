@@ -112,11 +112,13 @@ class OnnxFrameEncoder:
         self.provider = self.session.get_providers()[0]
 
     @classmethod
-    def from_export(cls, folder: str | Path, graph: str = "encoder", device: str = "auto") -> "OnnxFrameEncoder":
+    def from_export(
+        cls, folder: str | Path, graph: str = "encoder", device: str = "auto"
+    ) -> OnnxFrameEncoder:
         return cls(folder, graph=graph, device=device)
 
     @classmethod
-    def from_config(cls, cfg) -> "OnnxFrameEncoder":
+    def from_config(cls, cfg) -> OnnxFrameEncoder:
         """The fp32 encoder of ``cfg``'s preset, exported into the cache on first use."""
         from momentor.export.onnx_export import ensure_encoder_export
 

@@ -19,7 +19,9 @@ def tiny_config(tmp_path):
     """A function: ``export`` overrides -> the tiny-preset Config with its ONNX cache under ``tmp_path``."""
 
     def make(**export) -> config.Config:
-        return config.from_dict({"model": {"preset": "tiny"}, "paths": {"cache": str(tmp_path / "cache")}, "export": export})
+        return config.from_dict(
+            {"model": {"preset": "tiny"}, "paths": {"cache": str(tmp_path / "cache")}, "export": export}
+        )
 
     return make
 

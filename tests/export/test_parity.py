@@ -33,7 +33,9 @@ def tiny_model(tiny_export):
 @pytest.mark.parametrize("batch", [1, 3, 32])
 def test_encoder_and_frame_embedder_match_pytorch(tiny_export, tiny_model, batch):
     folder, _, _ = tiny_export
-    frames = torch.randint(0, 256, (batch, 45, 60, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(7))
+    frames = torch.randint(
+        0, 256, (batch, 45, 60, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(7)
+    )
     with torch.inference_mode():
         pixels = tiny_model.encoder.preprocess(frames)  # (b, 3, 32, 32)
         features = tiny_model.encoder.embed(pixels)  # (b, 32)
@@ -51,7 +53,9 @@ def test_infusion_after_frame_embedder_gives_momentor_frame_embeddings(tiny_expo
     with torch.inference_mode():
         pixels = tiny_model.encoder.preprocess(frames)
         features = tiny_model.encoder.embed(pixels).reshape(2, 16, -1)  # (b, m, f)
-        expected = tiny_model.frame_embeddings(features, tiny_model.tables())  # W·f + b + ½(Ẽ_in[m] + Ẽ_out[m])
+        expected = tiny_model.frame_embeddings(
+            features, tiny_model.tables()
+        )  # W·f + b + ½(Ẽ_in[m] + Ẽ_out[m])
     embedded = _session(folder, "frame_embedder")(pixels.numpy()).reshape(2, 16, -1)  # (b, m, d)
     llm_inputs = _session(folder, "infusion")(embedded)
     np.testing.assert_allclose(llm_inputs, expected.numpy(), atol=ATOL, rtol=RTOL)
@@ -63,7 +67,9 @@ def test_infusion_after_frame_embedder_gives_momentor_frame_embeddings(tiny_expo
 
 def test_parity_beyond_the_tolerance_fails_the_export_and_installs_nothing(tiny_config):
     cfg = tiny_config(atol=0.0, rtol=0.0)  # float rounding alone exceeds a zero tolerance
-    with pytest.raises(ParityError, match=r"encoder at batch \d+: max \|error\| .*tolerance atol=0.0 rtol=0.0"):
+    with pytest.raises(
+        ParityError, match=r"encoder at batch \d+: max \|error\| .*tolerance atol=0.0 rtol=0.0"
+    ):
         ensure_encoder_export(cfg)
     target = encoder_export_dir(cfg)
     assert not target.exists()
@@ -76,7 +82,10 @@ def test_compare_applies_the_allclose_rule():
     assert compare(reference, reference + 1e-4 + 1e-3 * np.abs(reference) - 1e-9, 1e-4, 1e-3)["ok"]
     result = compare(reference, reference + np.array([[0.0, 0.0, 2e-4]]), 1e-4, 1e-3)
     assert not result["ok"] and result["max_abs_error"] == pytest.approx(2e-4)
-    assert compare(reference, reference[:, :2], 1e-4, 1e-3) == {"ok": False, "reason": "shape [1, 2] != torch [1, 3]"}
+    assert compare(reference, reference[:, :2], 1e-4, 1e-3) == {
+        "ok": False,
+        "reason": "shape [1, 2] != torch [1, 3]",
+    }
 
 
 def test_retrieval_parity_of_identical_noisy_and_scrambled_features():
@@ -105,4 +114,6 @@ def test_cpu_preset_encoder_matches_pytorch_on_real_frames(tmp_path):
     for batch in (1, 3, 32):
         chunk = torch.from_numpy(frames[start : start + batch])
         start += batch
-        np.testing.assert_allclose(onnx_encoder(chunk).numpy(), torch_encoder(chunk).numpy(), atol=ATOL, rtol=RTOL)
+        np.testing.assert_allclose(
+            onnx_encoder(chunk).numpy(), torch_encoder(chunk).numpy(), atol=ATOL, rtol=RTOL
+        )

@@ -40,7 +40,9 @@ def test_checkpoint_projection_is_exported_and_int8_below_its_floor_is_dropped(t
         pixels = model.encoder.preprocess(frames)
         features = model.encoder.embed(pixels)
         projected = model.projection(features)  # the trained W, b
-        expected = model.frame_embeddings(features.reshape(2, 16, -1), model.tables())  # and the trained tables
+        expected = model.frame_embeddings(
+            features.reshape(2, 16, -1), model.tables()
+        )  # and the trained tables
     embedded = _run(out / "frame_embedder.onnx", pixels.numpy())
     np.testing.assert_allclose(embedded, projected.numpy(), atol=1e-4, rtol=1e-3)
     np.testing.assert_allclose(_run(out / "infusion.onnx", embedded.reshape(2, 16, -1)), expected.numpy(),
@@ -59,8 +61,14 @@ def test_text_timestamp_baseline_has_no_infusion_graph(tmp_path):
         "export": {"int8": False, "parity_batch_sizes": [1, 3]},
     })  # fmt: skip
     metadata = export_model(cfg, tmp_path / "export")
-    assert set(metadata["graphs"]) == {"encoder", "frame_embedder"} and not (tmp_path / "export/infusion.onnx").exists()
-    assert metadata["timestamps"] == "text" and metadata["int8"] == {"kept": False, "reason": "export.int8 is false"}
+    assert (
+        set(metadata["graphs"]) == {"encoder", "frame_embedder"}
+        and not (tmp_path / "export/infusion.onnx").exists()
+    )
+    assert metadata["timestamps"] == "text" and metadata["int8"] == {
+        "kept": False,
+        "reason": "export.int8 is false",
+    }
 
 
 def test_paper_preset_exports_through_a_tiny_clip_config(tmp_path):
@@ -86,4 +94,6 @@ def test_paper_preset_exports_through_a_tiny_clip_config(tmp_path):
     pixels = model.encoder.preprocess(parity_frames(3, 224, seed=9))
     with torch.inference_mode():
         expected = model.encoder.embed(pixels).numpy()
-    np.testing.assert_allclose(_run(tmp_path / "export/encoder.onnx", pixels.numpy()), expected, atol=1e-4, rtol=1e-3)
+    np.testing.assert_allclose(
+        _run(tmp_path / "export/encoder.onnx", pixels.numpy()), expected, atol=1e-4, rtol=1e-3
+    )

@@ -16,7 +16,9 @@ from momentor.export.runtime import CPU, CUDA, OnnxFrameEncoder, ProviderError, 
 from momentor.model.encoder import EncoderSpec, build_encoder
 
 ATOL, RTOL = 1e-4, 1e-3
-no_gpu = pytest.mark.skipif(runtime.gpu_visible(), reason="a GPU is visible: the CPU fallback cannot be shown here")
+no_gpu = pytest.mark.skipif(
+    runtime.gpu_visible(), reason="a GPU is visible: the CPU fallback cannot be shown here"
+)
 
 
 def test_reported_provider_is_the_one_the_session_runs_on(tiny_export):
@@ -27,7 +29,9 @@ def test_reported_provider_is_the_one_the_session_runs_on(tiny_export):
 
 
 @no_gpu
-def test_a_cuda_fallback_is_reported_as_cpu_and_is_an_error_when_cuda_is_required(tiny_export, monkeypatch, caplog):
+def test_a_cuda_fallback_is_reported_as_cpu_and_is_an_error_when_cuda_is_required(
+    tiny_export, monkeypatch, caplog
+):
     folder, _, _ = tiny_export
     path = folder / "encoder.onnx"
     if CUDA in ort.get_available_providers():  # onnxruntime-gpu: asked for CUDA, it silently runs on the CPU
@@ -47,20 +51,26 @@ def test_onnx_encoder_has_the_frame_encoder_interface(tiny_export):
     folder, _, cfg = tiny_export
     onnx_encoder = OnnxFrameEncoder.from_export(folder)
     torch_encoder = build_encoder(EncoderSpec("clip", image_size=32, tiny=True), seed=cfg.seed)
-    frames = torch.randint(0, 256, (5, 48, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    frames = torch.randint(
+        0, 256, (5, 48, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3)
+    )
     assert onnx_encoder.spec == torch_encoder.spec and (onnx_encoder.dim, onnx_encoder.image_size) == (32, 32)
     assert torch.equal(onnx_encoder.preprocess(frames), torch_encoder.preprocess(frames))  # one preprocessing
     features = onnx_encoder(frames)
-    assert isinstance(features, torch.Tensor) and features.dtype == torch.float32 and features.shape == (5, 32)
+    assert (
+        isinstance(features, torch.Tensor) and features.dtype == torch.float32 and features.shape == (5, 32)
+    )
     torch.testing.assert_close(features, torch_encoder(frames), atol=ATOL, rtol=RTOL)
     torch.testing.assert_close(onnx_encoder(frames.numpy()), features)  # numpy frames work too
-    with pytest.raises(KeyError, match="no 'decoder' graph .*encoder, encoder_int8, frame_embedder, infusion"):
+    with pytest.raises(
+        KeyError, match="no 'decoder' graph .*encoder, encoder_int8, frame_embedder, infusion"
+    ):
         OnnxFrameEncoder.from_export(folder, graph="decoder")
 
 
 def test_int8_variant_is_kept_with_the_retrieval_parity_it_records(tiny_export):
     from momentor.export.parity import retrieval_parity
-    from momentor.export.quantize import EVALUATION_CLIPS, clip_pixels
+    from momentor.export.quantize import EVALUATION_CLIPS, EVALUATION_FRAMES_PER_CLIP, clip_pixels
 
     folder, summary, cfg = tiny_export
     fp32 = OnnxFrameEncoder.from_export(folder)
@@ -71,7 +81,7 @@ def test_int8_variant_is_kept_with_the_retrieval_parity_it_records(tiny_export):
     assert report["cosine_mean"] >= cfg.export.int8_min_cosine
     assert report["top5_retrieval"] >= cfg.export.int8_min_top5_retrieval
     int8 = OnnxFrameEncoder.from_export(folder, graph="encoder_int8")
-    held_out = clip_pixels(fp32.preprocess, 32, EVALUATION_CLIPS, 40)
+    held_out = clip_pixels(fp32.preprocess, 32, EVALUATION_CLIPS, EVALUATION_FRAMES_PER_CLIP)
     again = retrieval_parity(fp32.embed(held_out).numpy(), int8.embed(held_out).numpy())
     assert again == pytest.approx({k: report[k] for k in again})  # what metadata.json says is what it does
     assert again["cosine_mean"] < 1.0  # it really is a different (quantised) graph
