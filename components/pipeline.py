@@ -103,8 +103,9 @@ def momentor_pipeline(
     manifest = _on(ingest(params=params, raw=raw), "data", image).outputs["manifest"]
     extracted = _on(features(params=params, raw=raw, manifest=manifest), "features", image, gpus)
     frames, manifest = extracted.outputs["features"], extracted.outputs["updated_manifest"]
-    _on(validate(params=params, manifest=manifest, features=frames), "data", image)
+    checked = _on(validate(params=params, raw=raw, manifest=manifest, features=frames), "data", image)
     mined = _on(engine(params=params, raw=raw, manifest=manifest, features=frames), "engine", image)
+    mined.after(checked)  # data that fails validation goes no further
     corpus = mined.outputs["updated_manifest"]
 
     gesm = _on(train(params=params, manifest=corpus, features=frames, stage="gesm"), "train", image, gpus)

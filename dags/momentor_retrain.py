@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
-from momentor_steps import PARAMS_FILE, momentor_step, summary_file
+from momentor_steps import KFP_ENDPOINT, PARAMS_FILE, momentor_step, summary_file
 
 SCHEDULE = "0 3 * * 1"  # = params.yaml pipeline.schedule
 RAW_DATA = Asset("momentor://data/raw")
@@ -31,15 +31,17 @@ STAGES = ["gesm", "instruct"]
     tags=["momentor", "training"],
     doc_md=__doc__,
     params={
-        "preset": Param("", enum=["", "tiny", "cpu", "paper"],
+        # null, not "": the trigger form treats an empty string as a missing value
+        "preset": Param(None, type=["null", "string"], enum=[None, "tiny", "cpu", "paper"],
                         description="model.preset; empty keeps params.yaml's"),
         "stages": Param(STAGES, type="array", items={"type": "string", "enum": STAGES},
                         description="training stages to run (the others keep train.<stage>.enabled=false)"),
         "gate_floors": Param({}, type="object",
                              description='gate.floors, e.g. {"grounding.R1@0.5": 25}; empty keeps params.yaml\'s'),
-        "kfp_endpoint": Param("", type="string",
+        "kfp_endpoint": Param(KFP_ENDPOINT or None, type=["null", "string"],
                               description="KFP API URL: submit there and wait; empty runs the pipeline locally"),
-        "raw_data_uri": Param("", type="string", description="raw data folder; empty builds the sample corpus"),
+        "raw_data_uri": Param(None, type=["null", "string"],
+                              description="raw data folder; empty builds the sample corpus"),
         "overrides": Param([], type="array", items={"type": "string", "pattern": "^[A-Za-z_][\\w.]*=.*$"},
                            description="more params.yaml overrides, key.path=value"),
         "skip_unchanged": Param(False, type="boolean",

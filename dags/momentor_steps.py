@@ -14,6 +14,8 @@ Execution (``$MOMENTOR_AIRFLOW_EXECUTION``, read once per parse):
   (``$MOMENTOR_WORKSPACE_PVC``) at ``/workspace``. The Airflow image has the cncf.kubernetes provider and no
   momentor (the provider and kfp cannot share an environment).
 
+``$MOMENTOR_KFP_ENDPOINT`` is the default KFP endpoint of the retraining DAG's trigger form.
+
 Either way a verb that writes a JSON summary with ``--out`` (``summary=True``) returns it as the task's
 XCom value; the other verbs return nothing.
 """
@@ -32,6 +34,8 @@ NAMESPACE = os.environ.get("MOMENTOR_NAMESPACE", "ml")
 PARAMS_CONFIGMAP = os.environ.get("MOMENTOR_PARAMS_CONFIGMAP", "momentor-params")
 WORKSPACE_PVC = os.environ.get("MOMENTOR_WORKSPACE_PVC", "")
 SERVICE_ACCOUNT = os.environ.get("MOMENTOR_SERVICE_ACCOUNT", "momentor")
+#: the default KFP API URL of the trigger form (empty: run the pipeline locally)
+KFP_ENDPOINT = os.environ.get("MOMENTOR_KFP_ENDPOINT", "")
 #: where the KubernetesPodOperator's xcom sidecar reads the return value
 POD_XCOM_FILE = "/airflow/xcom/return.json"
 #: the params file: the project's in local mode, the chart's ConfigMap in a pod

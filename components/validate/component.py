@@ -1,4 +1,5 @@
-"""Great Expectations checks of the manifest and the features (stops the run on failure when configured)."""
+"""Great Expectations checks of the manifest, the instructions and the features (the run stops on failure
+when ``validate.stop_on_failure``)."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Output
@@ -7,10 +8,10 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def validate(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dataset],
+def validate(params: Input[Artifact], raw: Input[Dataset], manifest: Input[Dataset], features: Input[Dataset],
              validation: Output[Artifact]):
-    """``momentor validate``: the validation results and Data Docs land in ``validation``."""
+    """``momentor validate``: the summary and Data Docs land in ``validation``; video paths resolve in ``raw``."""
     from momentor.artifact_workspace import run_verb
 
-    run_verb(["validate"], params.path, inputs={"manifest": manifest.path, "features": features.path},
-             outputs={"validation": validation.path})
+    run_verb(["validate"], params.path, raw=raw.path, inputs={"manifest": manifest.path, "features": features.path},
+             outputs={"validate": validation.path})

@@ -1,4 +1,7 @@
-"""KFP test helpers: the project root on sys.path (``components`` is not an installed package)."""
+"""KFP tests: the project root on sys.path (``components`` is not an installed package).
+
+Helpers live in uniquely named modules (``kfp_api_server``), never imported from a conftest: two test
+folders each have a ``conftest`` module, and only one of them could be imported by that name."""
 
 from __future__ import annotations
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from momentor import pipeline_runs
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 COMMITTED = ROOT / pipeline_runs.PACKAGE_FILE
 REGENERATE = "regenerate it with `momentor pipeline compile` (from the project root) and commit it"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
 from momentor import cli, config, pipeline_runs
 
-from conftest import ROOT
 from kfp_api_server import EXPERIMENT_ID, RUN_ID, KfpApiServer
 
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = str(ROOT / "params.yaml")
 
 

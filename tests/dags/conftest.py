@@ -1,25 +1,14 @@
-"""Airflow test helpers: a throw-away AIRFLOW_HOME with a migrated SQLite database, DAGs run in subprocesses."""
+"""Airflow test fixtures: a throw-away AIRFLOW_HOME with a migrated SQLite database (once per session)."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DAGS = ROOT / "dags"
-RUNNER = Path(__file__).with_name("dag_runner.py")
-
-
-def airflow_env(home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MOMENTOR_"))}
-    env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-               AIRFLOW__CORE__UNIT_TEST_MODE="False", PYTHONUNBUFFERED="1")
-    return env
+from airflow_testing import airflow_env
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +18,3 @@ def airflow_home(tmp_path_factory) -> Path:
     subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=airflow_env(home),
                    check=True, capture_output=True, timeout=300)
     return home
-
-
-def run_dag_runner(home: Path, *args: str, timeout: float = 600) -> dict:
-    """``dag_runner.py ARGS`` with the project as working directory; its RESULT, or a failure with its log."""
-    done = subprocess.run([sys.executable, str(RUNNER), *args], env=airflow_env(home), cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode or not lines:
-        pytest.fail(f"dag_runner {args[0]} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
-    return json.loads(lines[-1][len("RESULT "):])

@@ -8,7 +8,7 @@ import fnmatch
 import pytest
 import yaml
 
-from conftest import DAGS, ROOT, run_dag_runner
+from airflow_testing import DAGS, ROOT, run_dag_runner
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,9 @@ def test_retraining_tasks_and_trigger_form(parsed):
     assert "read_gate_decision" in tasks["run_pipeline"]
     assert tasks["read_gate_decision"] == ["publish_champion", "report_rejection"]
     schema = retrain["params"]
-    assert schema["preset"]["enum"] == ["", "tiny", "cpu", "paper"]
+    assert schema["preset"]["enum"] == [None, "tiny", "cpu", "paper"]
     assert schema["stages"]["items"]["enum"] == ["gesm", "instruct"]
     assert schema["gate_floors"]["type"] == "object"
-    assert schema["kfp_endpoint"]["type"] == "string" and retrain["defaults"]["kfp_endpoint"] == ""
+    # optional strings are nullable: the UI form treats "" as a missing required value
+    assert schema["kfp_endpoint"]["type"] == ["null", "string"] and retrain["defaults"]["kfp_endpoint"] is None
     assert schema["overrides"]["items"]["pattern"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import DAGS, ROOT, run_dag_runner
+from airflow_testing import DAGS, ROOT, run_dag_runner
 
 sys.path.insert(0, str(ROOT / "tests" / "components"))
 from kfp_api_server import RUN_ID, KfpApiServer  # noqa: E402
@@ -47,3 +47,19 @@ def test_kfp_mode_reports_a_rejected_candidate(airflow_home):
     assert result["tasks"]["report_rejection"] == "success"
     assert result["tasks"]["publish_champion"] == "skipped"
     assert run["body"]["runtime_config"]["parameters"]["gate_floors"] == {"grounding.R1@0.5": 101}
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_local_mode_runs_the_whole_pipeline_and_branches_on_its_gate(airflow_home, tmp_path):
+    small = ["data.sample.num_videos=6", "train.gesm.max_steps=2", "train.instruct.max_steps=2",
+             f"paths.work={tmp_path / 'work'}"]
+    passed = _run(airflow_home, {"preset": "tiny", "overrides": small}, timeout=1800)
+    assert passed["tasks"]["publish_champion"] == "success" and passed["tasks"]["report_rejection"] == "skipped"
+    assert passed["xcom"]["run_pipeline"]["mode"] == "local"
+    assert passed["xcom"]["publish_champion"]["champion"] == str((tmp_path / "work" / "champion").resolve())
+
+    failed = _run(airflow_home, {"preset": "tiny", "overrides": small, "gate_floors": {"grounding.R1@0.5": 101}},
+                  timeout=1800)
+    assert failed["tasks"]["report_rejection"] == "success" and failed["tasks"]["publish_champion"] == "skipped"
+    assert [r["metric"] for r in failed["xcom"]["report_rejection"]["failed"]] == ["grounding.R1@0.5"]
