@@ -9,7 +9,6 @@ Compile: ``momentor pipeline compile`` (writes ``components/compiled/momentor_pi
 """
 
 from kfp import dsl
-from kfp.dsl import Dataset
 
 from components import IMAGE
 from components.config.component import resolve_config
@@ -21,8 +20,8 @@ from components.gate.component import gate
 from components.ingest.component import ingest
 from components.predict.component import predict
 from components.promote.component import promote
+from components.raw_data.component import raw_data
 from components.report.component import report
-from components.sample_data.component import sample_data
 from components.train.component import train
 from components.validate.component import validate
 
@@ -84,8 +83,8 @@ def momentor_pipeline(
         preset: ``model.preset`` (``tiny``, ``cpu``, ``paper``); empty keeps the params' preset.
         overrides: ``key.path=value`` overrides of params.yaml, e.g. ``["train.gesm.max_steps=20"]``.
         gate_floors: ``gate.floors``, e.g. ``{"grounding.R1@0.5": 25}``; empty keeps the params' floors.
-        raw_data_uri: the raw data folder to import (laid out like the project's ``data/``); empty builds
-            the embedded sample corpus.
+        raw_data_uri: the raw data folder, as the pods see it (laid out like the project's ``data/``), copied
+            into the run's ``raw`` artifact; empty builds the embedded sample corpus.
         champion_dir: the champion folder as the pods see it (a mounted volume: it outlives the run).
         eval_split: the manifest split the candidate is evaluated on.
         image: the momentor image of every task.
@@ -94,11 +93,7 @@ def momentor_pipeline(
     config = _on(resolve_config(preset=preset, gate_floors=gate_floors, overrides=overrides), "light", image)
     params = config.outputs["params"]
 
-    with dsl.If(raw_data_uri == "", name="sample-corpus"):
-        sample = _on(sample_data(params=params), "data", image)
-    with dsl.Else(name="imported-data"):
-        imported = dsl.importer(artifact_uri=raw_data_uri, artifact_class=Dataset, reimport=False)
-    raw = dsl.OneOf(sample.outputs["raw"], imported.output)
+    raw = _on(raw_data(params=params, raw_data_uri=raw_data_uri), "data", image).outputs["raw"]
 
     manifest = _on(ingest(params=params, raw=raw), "data", image).outputs["manifest"]
     extracted = _on(features(params=params, raw=raw, manifest=manifest), "features", image, gpus)
@@ -115,8 +110,8 @@ def momentor_pipeline(
     instruct.set_display_name("train-instruct")
     candidate = instruct.outputs["model"]
 
-    predictions = _on(predict(params=params, manifest=corpus, features=frames, model=candidate), "predict", image,
-                      gpus).outputs["predictions"]
+    predictions = _on(predict(params=params, manifest=corpus, features=frames, model=candidate, split=eval_split),
+                      "predict", image, gpus).outputs["predictions"]
     scored = _on(evaluate(params=params, manifest=corpus, predictions=predictions, tasks=EVAL_TASKS,
                           split=eval_split), "data", image)
     metrics_file = scored.outputs["metrics_file"]

@@ -1,4 +1,4 @@
-"""Predictions of a checkpoint on the evaluation split, one file per evaluation task."""
+"""Predictions of a checkpoint on the evaluation split: grounding windows and dense captions."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
@@ -8,10 +8,10 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def predict(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dataset], model: Input[Model],
-            predictions: Output[Dataset]):
-    """``momentor predict``: ``<task>.json`` prediction files in ``predictions``."""
+            split: str, predictions: Output[Dataset]):
+    """``momentor predict``: ``grounding.json`` and ``dense_captioning.json`` in ``predictions``."""
     from momentor.artifact_workspace import run_verb
 
-    run_verb(["predict", "--checkpoint", model.path, "--out", "work/predictions"], params.path,
+    run_verb(["predict", "--checkpoint", model.path, "--split", split, "--out", "work/predictions"], params.path,
              inputs={"manifest": manifest.path, "features": features.path},
              outputs={"predictions": predictions.path})

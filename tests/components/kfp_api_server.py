@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 RUN_ID = "5f0c1d9e-run"
+CREATED = "2026-11-24T03:00:00Z"
 EXPERIMENT_ID = "a1b2c3-experiment"
 
 
@@ -43,17 +44,18 @@ class KfpApiServer:
         if path == "/apis/v2beta1/experiments" and method == "GET":
             return 200, {"experiments": self.experiments, "total_size": len(self.experiments)}
         if path == "/apis/v2beta1/experiments" and method == "POST":
-            experiment = {**body, "experiment_id": EXPERIMENT_ID, "storage_state": "AVAILABLE"}
+            experiment = {**body, "experiment_id": EXPERIMENT_ID, "storage_state": "AVAILABLE", "created_at": CREATED}
             self.experiments.append(experiment)
             return 200, experiment
         if path == "/apis/v2beta1/runs" and method == "POST":
-            return 200, {**body, "run_id": RUN_ID, "state": "PENDING"}
+            return 200, {**body, "run_id": RUN_ID, "state": "PENDING", "created_at": CREATED}
         if path == f"/apis/v2beta1/runs/{RUN_ID}" and method == "GET":
             other = "report" if self.branch == "promote" else "promote"
             tasks = [{"display_name": "gate", "state": "SUCCEEDED"},
                      {"display_name": self.branch, "state": "SUCCEEDED"},
                      {"display_name": other, "state": "SKIPPED"}]
-            return 200, {"run_id": RUN_ID, "state": self.final_state, "run_details": {"task_details": tasks}}
+            return 200, {"run_id": RUN_ID, "state": self.final_state, "created_at": CREATED,
+                         "run_details": {"task_details": tasks}}
         return 404, {"error": f"{method} {path} is not answered by this test server", "code": 5}
 
     def _handler(self):

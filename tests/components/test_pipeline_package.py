@@ -36,6 +36,7 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
         # the components call the package, never a step of their own
         assert "from momentor" in container["command"][-1], name
         assert "pip install" not in " ".join(container["command"]), f"{name} installs packages at run time"
+    assert "exec-raw-data" in containers and "exec-importer" not in executors
     gpu = {n for n, c in containers.items() if "accelerator" in c["resources"]}
     assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict"}
     for name in gpu:
@@ -69,6 +70,3 @@ def test_gate_branches_are_if_else_on_passed():
     assert _spec()["root"]["dag"]["tasks"]["gate"]["cachingOptions"] == {}
     assert branches[passed]["promote"]["cachingOptions"] == {}
     assert branches[f"!({passed})"]["report"]["cachingOptions"] == {}
-    # the sample corpus unless a raw data folder is given
-    sample = "inputs.parameter_values['pipelinechannel--raw_data_uri'] == ''"
-    assert set(branches[sample]) == {"sample-data"} and set(branches[f"!({sample})"]) == {"importer"}

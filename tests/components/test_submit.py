@@ -103,3 +103,21 @@ def test_submit_without_endpoint_or_package_says_what_to_do(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert cli.main(["pipeline", "submit", "--params", PARAMS, "--endpoint", "http://127.0.0.1:9"]) == 2
     assert "momentor pipeline compile" in capsys.readouterr().err
+
+
+def test_the_kfp_cli_command_of_the_readme(tmp_path):
+    """``kfp --endpoint URL run create ...`` as components/README.md shows it (the kfp CLI has no `run submit`)."""
+    import subprocess
+    import sys
+
+    kfp_cli = str(Path(sys.executable).with_name("kfp"))
+    with KfpApiServer() as server:
+        done = subprocess.run(
+            [kfp_cli, "--endpoint", server.url, "run", "create", "--experiment-name", "momentor", "--package-file",
+             str(ROOT / pipeline_runs.PACKAGE_FILE), "preset=tiny", 'overrides=["train.gesm.max_steps=20"]',
+             'gate_floors={"grounding.R1@0.5": 25}'],
+            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (run,) = server.calls("POST", "/apis/v2beta1/runs")
+    assert run["body"]["runtime_config"]["parameters"] == {
+        "preset": "tiny", "overrides": ["train.gesm.max_steps=20"], "gate_floors": {"grounding.R1@0.5": 25}}
