@@ -94,9 +94,22 @@ def run_promote(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     decision = read_json(args.decision) if args.decision else None
     champion = _champion_dir(args, cfg)
+    if args.status and decision is not None and not decision.get("passed") and not args.force:
+        # a pipeline without branches (DVC) records the rejection and goes on to the report
+        failed = [r["metric"] for r in decision.get("reasons", []) if not r["passed"]]
+        _write_status(args.status, {"promoted": False, "failed": failed, "champion": str(champion)})
+        log.info("gate rejected the model (failed: %s); champion %s kept", ", ".join(failed), champion)
+        return 0
     release = gate.promote(args.checkpoint, args.metrics, champion, decision, args.force)
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
+    if args.status:
+        _write_status(args.status, {"promoted": True, "release": str(release), "champion": str(champion)})
     return 0
+
+
+def _write_status(path: str, status: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(status, indent=1) + "\n")
 
 
 @_reports_input_errors
@@ -158,6 +171,10 @@ def register(sub, common) -> None:
     p.add_argument("--decision", help="the gate's decision JSON (required unless --force)")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--force", action="store_true", help="promote without a passing gate decision")
+    p.add_argument(
+        "--status",
+        help="write {promoted, ...} here; with it a rejected model is recorded and the exit is 0 (for DVC)",
+    )
     p.set_defaults(handler=run_promote)
 
     p = sub.add_parser("report", parents=[common], help="write the HTML evaluation report of a run")

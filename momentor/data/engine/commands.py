@@ -11,6 +11,7 @@ def register(sub, common) -> None:
         "engine", parents=[common], help="data engine: event boundaries, instance tracks, instructions (all 8 tasks)"
     )
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
+    p.add_argument("--out", default=None, help="write the enriched manifest here (default: update --manifest in place)")
     p.set_defaults(handler=engine)
 
 
@@ -19,7 +20,7 @@ def engine(args: argparse.Namespace) -> int:
     from momentor.data.engine.run import run_engine
 
     cfg = load_config(args)
-    report = run_engine(cfg, args.manifest)
+    report = run_engine(cfg, args.manifest, out_dir=args.out)
     b = report["boundaries"]
     print(
         f"engine: {report['videos']} videos, {report['engine_segments']} events, {report['instances']} instances, "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -59,12 +60,24 @@ def _feature_file(folder: Path, video_id: str) -> Path:
     return path
 
 
-def run_engine(cfg: Config, manifest_dir: str | Path | None = None, rewriter: Rewriter | None = None) -> dict:
-    """Run the engine over the manifest; returns the report (also written to ``<paths.work>/engine``)."""
+def run_engine(
+    cfg: Config,
+    manifest_dir: str | Path | None = None,
+    rewriter: Rewriter | None = None,
+    out_dir: str | Path | None = None,
+) -> dict:
+    """Run the engine over the manifest; returns the report (also written to ``<paths.work>/engine``).
+
+    With ``out_dir`` the input manifest is left as it is and the enriched manifest (the input's tables with the
+    engine's segments and instructions swapped in) is written there: a pipeline step then owns its output
+    folder (DVC forbids two stages writing one folder). Without it the manifest is updated in place.
+    """
     from momentor.data.features import feature_dir, load_features
 
     ecfg = cfg.engine
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    if out_dir is not None and Path(out_dir).resolve() != manifest_dir.resolve():
+        manifest_dir = _copy_manifest(manifest_dir, Path(out_dir))
     out_dir = Path(cfg.paths.work) / "engine"
     out_dir.mkdir(parents=True, exist_ok=True)
     videos = read_table(manifest_dir, "videos")
@@ -155,6 +168,18 @@ def run_engine(cfg: Config, manifest_dir: str | Path | None = None, rewriter: Re
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
+
+
+def _copy_manifest(source: Path, target: Path) -> Path:
+    """Copy a manifest folder to ``target`` atomically (temporary folder, then rename)."""
+    if not source.is_dir():
+        raise FileNotFoundError(f"manifest folder {source} not found; run `momentor ingest` first")
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
 
 
 def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: list[dict]) -> None:
