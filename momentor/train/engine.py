@@ -64,4 +64,8 @@ def build_engine(model: Momentor, cfg: Config, stage: str, plan: StagePlan, plac
         (out / "deepspeed_config.json").write_text(json.dumps(ds_config, indent=1) + "\n")
     params = list(model.trainable_parameters().values())
     engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=params, config=ds_config)
+    # WarmupCosineLR starts at iteration -1 and its linear warmup at 0, so optimizer step k would run at the
+    # rate of iteration k-2 and the first two steps at lr 0. From iteration 1, step k runs at iteration k:
+    # 1/W, 2/W, ..., 1 over the warmup, then the cosine down to 0 at the last step.
+    engine.lr_scheduler.step(1)
     return engine

@@ -32,7 +32,7 @@ from momentor.train import checkpointing, launch
 from momentor.train.dataset import FeatureStore, StageDataset, data_version, stage_examples
 from momentor.train.deepspeed_config import use_bf16
 from momentor.train.engine import build_engine, prepare_model
-from momentor.train.progress import Progress
+from momentor.train.progress import Progress, write_summary
 from momentor.train.schedule import STAGES, StagePlan, plan_stage, step_micro_batches
 
 log = logging.getLogger(__name__)
@@ -169,5 +169,7 @@ def train(
         log.warning("%d conversations were cut at train.max_length=%d tokens", dataset.truncated, cfg.train.max_length)
     summary = {**state, "step": plan.total_steps, "metrics": row}
     checkpointing.save(final, model, cfg, engine, summary, place.is_main)
+    if place.is_main:
+        write_summary(out, plan.epochs)
     log.info("%s finished: %s", stage, final)
     return final

@@ -9,6 +9,8 @@ steps run again), so the file always describes one run, step by step.
 from __future__ import annotations
 
 import csv
+import json
+import statistics
 import time
 from pathlib import Path
 
@@ -82,3 +84,21 @@ class Progress:
     def close(self) -> None:
         self.bar.close()
         self.log.close()
+
+
+def write_summary(out: Path, epochs: float) -> Path:
+    """``<out>/train_summary.json``: the run's end in numbers (KFP logs them as metrics)."""
+    rows = read_metrics(out / "metrics.csv") if (out / "metrics.csv").exists() else []
+    last = rows[-10:]
+    summary = {"steps": len(rows), "epochs": round(epochs, 3)}
+    if rows:
+        summary.update(
+            loss=rows[-1]["loss"],
+            loss_last_10=statistics.fmean(r["loss"] for r in last),
+            token_loss_last_10=statistics.fmean(r["token_loss"] for r in last),
+            time_loss_last_10=statistics.fmean(r["time_loss"] for r in last),
+            samples_per_s=statistics.median(r["samples_per_s"] for r in rows),
+        )
+    path = out / "train_summary.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    return path
