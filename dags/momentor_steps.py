@@ -77,8 +77,13 @@ def momentor_step(task_id: str, argv, summary: bool = True, **task_kwargs):
 
 
 def _pod_step(task_id: str, argv, summary: bool, **task_kwargs):
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    from kubernetes.client import models as k8s
+    try:
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+        from kubernetes.client import models as k8s
+    except ImportError as err:
+        raise ImportError(
+            "MOMENTOR_AIRFLOW_EXECUTION=kubernetes needs apache-airflow-providers-cncf-kubernetes (the Dockerfile's "
+            "airflow target installs it); unset MOMENTOR_AIRFLOW_EXECUTION to run the steps in-process") from err
 
     volumes = [k8s.V1Volume(name="params", config_map=k8s.V1ConfigMapVolumeSource(name=PARAMS_CONFIGMAP)),
                k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource())]

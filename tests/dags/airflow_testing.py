@@ -22,10 +22,10 @@ def airflow_env(home: Path) -> dict:
     return env
 
 
-def run_dag_runner(home: Path, *args: str, timeout: float = 600) -> dict:
+def run_dag_runner(home: Path, *args: str, timeout: float = 600, env: dict | None = None) -> dict:
     """``dag_runner.py ARGS`` with the project as working directory; its RESULT, or a failure with its log."""
-    done = subprocess.run([sys.executable, str(RUNNER), *args], env=airflow_env(home), cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
+    done = subprocess.run([sys.executable, str(RUNNER), *args], env={**airflow_env(home), **(env or {})}, cwd=ROOT,
+                          text=True, capture_output=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         pytest.fail(f"dag_runner {args[0]} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")

@@ -4,6 +4,7 @@ retraining schedule is params.yaml's cron or the raw-data Asset that the ingesti
 from __future__ import annotations
 
 import fnmatch
+from pathlib import Path
 
 import pytest
 import yaml
@@ -56,3 +57,10 @@ def test_retraining_tasks_and_trigger_form(parsed):
     # optional strings are nullable: the UI form treats "" as a missing required value
     assert schema["kfp_endpoint"]["type"] == ["null", "string"] and retrain["defaults"]["kfp_endpoint"] is None
     assert schema["overrides"]["items"]["pattern"]
+
+
+def test_pod_mode_without_the_kubernetes_provider_says_what_to_install(airflow_home):
+    parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), env={"MOMENTOR_AIRFLOW_EXECUTION": "kubernetes"})
+    assert sorted(Path(f).name for f in parsed["import_errors"]) == ["momentor_ingest.py", "momentor_retrain.py"]
+    for message in parsed["import_errors"].values():
+        assert "needs apache-airflow-providers-cncf-kubernetes" in message
