@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from momentor.pipeline_runs import PACKAGE_ENV, PACKAGE_FILE, PIPELINE_FILE, PIPELINE_NAME
 
 
 def _arguments(args: argparse.Namespace, cfg) -> dict:
@@ -102,20 +101,19 @@ def register(sub, common) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     run_options = argparse.ArgumentParser(add_help=False)
-    run_options.add_argument("--package", help="compiled pipeline YAML (default: $MOMENTOR_PIPELINE_PACKAGE, "
-                             "else components/compiled/momentor_pipeline.yaml)")
+    run_options.add_argument("--package", help=f"compiled pipeline YAML (default: ${PACKAGE_ENV}, else {PACKAGE_FILE})")
     run_options.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                              help="set a pipeline parameter, e.g. --arg raw_data_uri=/data (repeatable)")
     run_options.add_argument("--out", help="also write the run summary JSON here")
 
     a = actions.add_parser("compile", parents=[common], help="compile components/pipeline.py to the YAML package")
-    a.add_argument("--out", default="components/compiled/momentor_pipeline.yaml", help="YAML to write")
-    a.add_argument("--pipeline-file", default="components/pipeline.py", help="the pipeline definition")
+    a.add_argument("--out", default=PACKAGE_FILE, help="YAML to write")
+    a.add_argument("--pipeline-file", default=PIPELINE_FILE, help="the pipeline definition")
     a.set_defaults(handler=compile_)
 
     a = actions.add_parser("submit", parents=[common, run_options], help="start a run on a KFP endpoint")
     a.add_argument("--endpoint", help="KFP API URL (default: pipeline.kfp_endpoint)")
-    a.add_argument("--experiment", default="momentor", help="KFP experiment (created when missing)")
+    a.add_argument("--experiment", default=PIPELINE_NAME, help="KFP experiment (created when missing)")
     a.add_argument("--run-name", help="run name (default: package name and time)")
     a.add_argument("--image", help="momentor image of every task (default: $MOMENTOR_IMAGE, else the pipeline's)")
     a.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeded")

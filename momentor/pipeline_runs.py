@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -27,15 +26,12 @@ from typing import Any
 
 from momentor import config as config_lib
 
-log = logging.getLogger(__name__)
-
 PIPELINE_FILE = "components/pipeline.py"  # relative to the project root
 PACKAGE_FILE = "components/compiled/momentor_pipeline.yaml"
 PACKAGE_ENV = "MOMENTOR_PIPELINE_PACKAGE"  # where an image keeps the compiled pipeline
 PIPELINE_NAME = "momentor"
 #: task names of the two gate branches, as the pipeline names them
 BRANCH_TASKS = {"promote": "promote", "report": "report"}
-FINISHED = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED", "CANCELLED", "ERROR")
 
 
 # ---------------------------------------------------------------------------------------------------------

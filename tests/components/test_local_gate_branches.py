@@ -1,7 +1,8 @@
 """The pipeline's gate and its dsl.If/Else run locally (KFP SubprocessRunner) on real verbs, once passing
 and once failing, asserting which branch ran: the champion folder changed and the ONNX export exists, or
 the report page exists and the champion stayed. The candidate and its metrics are imported artifacts, so
-this runs in seconds; the whole pipeline is the slow test in test_local_pipeline.py.
+this runs in seconds, through the same ``pipeline_runs.run_local`` as ``momentor pipeline run-local`` (on a
+compiled package of this small pipeline); the whole pipeline is the slow test in test_local_pipeline.py.
 
 No ``from __future__ import annotations`` here: KFP reads the pipeline's annotations as types."""
 
@@ -10,9 +11,9 @@ import json
 import os
 
 import pytest
-from kfp import dsl, local
+from kfp import compiler, dsl
 
-from momentor import config
+from momentor import config, pipeline_runs
 from momentor.model import builders, checkpoint
 
 from components import IMAGE
@@ -42,21 +43,25 @@ def candidate(tmp_path_factory):
     return folder
 
 
-def _run(tmp_path, candidate, floors: dict, champion) -> dict:
-    root = tmp_path / "pipeline-root"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    task = release(gate_floors=floors, checkpoint_uri=str(candidate / "checkpoint"),
-                   metrics_uri=str(candidate / "metrics.json"), champion_dir=str(champion))
-    decision_path = task.output.path
-    run_dir = os.path.dirname(os.path.dirname(decision_path))
-    return {"decision": json.loads(open(decision_path).read()), "ran": sorted(os.listdir(run_dir)),
-            "run_dir": run_dir}
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    path = tmp_path_factory.mktemp("package") / "release.yaml"
+    compiler.Compiler().compile(release, str(path))
+    return path
 
 
-def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, candidate):
+def _run(tmp_path, package, candidate, floors: dict, champion) -> dict:
+    arguments = {"gate_floors": floors, "checkpoint_uri": str(candidate / "checkpoint"),
+                 "metrics_uri": str(candidate / "metrics.json"), "champion_dir": str(champion)}
+    summary = pipeline_runs.run_local(arguments, tmp_path / "pipeline-root", package)
+    summary["ran"] = sorted(os.listdir(summary["run_dir"]))
+    return summary
+
+
+def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, package, candidate):
     champion = tmp_path / "work" / "champion"
-    passed = _run(tmp_path, candidate, {"grounding.R1@0.5": 25.0}, champion)
-    assert passed["decision"]["passed"] is True
+    passed = _run(tmp_path, package, candidate, {"grounding.R1@0.5": 25.0}, champion)
+    assert passed["decision"]["passed"] is True and passed["branch"] == "promote"
     assert "promote" in passed["ran"] and "export" in passed["ran"] and "report" not in passed["ran"]
     promotion = json.loads((champion / "promotion.json").read_text())
     assert promotion["checkpoint"] == str((candidate / "checkpoint").resolve())
@@ -64,8 +69,8 @@ def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, candidate):
     assert os.path.isfile(os.path.join(passed["run_dir"], "export", "onnx", "encoder.onnx"))
     first_release = os.path.realpath(champion)
 
-    rejected = _run(tmp_path, candidate, {"grounding.R1@0.5": 101.0}, champion)
-    assert rejected["decision"]["passed"] is False
+    rejected = _run(tmp_path, package, candidate, {"grounding.R1@0.5": 101.0}, champion)
+    assert rejected["decision"]["passed"] is False and rejected["branch"] == "report"
     assert "report" in rejected["ran"] and "promote" not in rejected["ran"] and "export" not in rejected["ran"]
     page = open(os.path.join(rejected["run_dir"], "report", "page")).read()
     assert "grounding.R1@0.5" in page and "<html" in page.lower()
