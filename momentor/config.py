@@ -133,7 +133,12 @@ class EngineConfig:
 class ValidateConfig:
     """Great Expectations validation of the manifest, instructions and features."""
 
-    stop_on_failure: bool = True
+    stop_on_failure: bool = True  # a failed validation exits non-zero (stops the pipeline)
+    suites: list[Literal["manifest", "instructions", "features"]] = field(
+        default_factory=lambda: ["manifest", "instructions", "features"]
+    )
+    time_tolerance_s: float = 0.01  # slack for times past the video end (timestamps are written with 2 decimals)
+    examples: int = 3  # failing rows shown per failed expectation
 
 
 @dataclass
@@ -319,7 +324,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, _, raw = text.partition("=")
     if not key.strip():
         raise ConfigError(f"override {text!r} has no key")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({err.problem}); quote it, e.g. "
+                          f"{key.strip()}='\"{raw}\"'") from err
+    return key.strip().split("."), value
 
 
 def _apply_override(raw: dict, path: list[str], value: Any) -> None:

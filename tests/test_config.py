@@ -32,6 +32,7 @@ def test_override_sets_nested_value_with_yaml_types():
         ("model.ntp=1", "model.ntp: expected true or false"),
         ("data.sample.splits={train: 0.5, val: 0.1, test: 0.1}", "must sum to 1"),
         ("nokey", "not of the form key.path=value"),
+        ("pipeline.schedule=@daily", "not valid YAML"),
     ],
 )
 def test_bad_values_name_the_key(override, fragment):
