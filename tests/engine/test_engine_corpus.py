@@ -9,6 +9,7 @@ pipeline. Measured on the full 48-video corpus with the default params: boundary
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -98,13 +99,17 @@ def test_a_video_that_fails_goes_to_quarantine_and_the_rest_run(project, tmp_pat
     assert entry["item"] == videos.loc[0, "video_id"] and "container" in entry["reason"]
 
 
-def test_engine_verb(project, capsys, tmp_path):
+def test_engine_verb_writes_an_enriched_copy_and_leaves_the_input(project, capsys, tmp_path):
     cfg, raw = project
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps(raw))  # JSON is YAML
+    source = Path(cfg.paths.work) / "manifest"
+    before = {p.name: p.read_bytes() for p in source.iterdir()}
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers(dest="verb"), common_parser())
-    args = parser.parse_args(["engine", "--params", str(params)])
+    args = parser.parse_args(["engine", "--params", str(params), "--manifest", str(source), "--out", str(tmp_path / "ds")])
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     assert "boundaries vs annotated (tolerance 1.0 s)" in out and "instructions kept" in out
+    assert {p.name: p.read_bytes() for p in source.iterdir()} == before
+    assert set(read_table(tmp_path / "ds", "instructions")["task"]) == set(TASKS)

@@ -78,8 +78,8 @@ def run_engine(
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     if out_dir is not None and Path(out_dir).resolve() != manifest_dir.resolve():
         manifest_dir = _copy_manifest(manifest_dir, Path(out_dir))
-    out_dir = Path(cfg.paths.work) / "engine"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    report_dir = Path(cfg.paths.work) / "engine"
+    report_dir.mkdir(parents=True, exist_ok=True)
     videos = read_table(manifest_dir, "videos")
     segments = read_table(manifest_dir, "segments")
     annotated = segments[segments["origin"] == "gt"]
@@ -143,9 +143,9 @@ def run_engine(
             merged_match += found
             per_source[video.source] = per_source.get(video.source, MatchCounts(0, 0, 0)) + found
 
-    pq.write_table(to_arrow("tracks", track_rows), out_dir / "tracks.parquet")
+    pq.write_table(to_arrow("tracks", track_rows), report_dir / "tracks.parquet")
     pd.DataFrame(matrix_rows, columns=["video_id", "instance_id", "label", "event", "start", "end", "presence"]).to_parquet(
-        out_dir / "instance_event.parquet", index=False
+        report_dir / "instance_event.parquet", index=False
     )
     _replace_engine_rows(manifest_dir, "segments", "segment_id", new_segments)
     _replace_engine_rows(manifest_dir, "instructions", "instruction_id", rows)
@@ -166,7 +166,7 @@ def run_engine(
         "detector": ecfg.detector,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
 
 
