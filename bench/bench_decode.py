@@ -51,14 +51,15 @@ def looped_video(source: Path, out: Path, loops: int) -> Path:
 
 
 RSS_PROBE = """
-import json, resource, sys, torch
+import json, sys, torch
 from momentor.data.decode import sample_frames
 from momentor.model.encoder import EncoderSpec, build_encoder
 enc = build_encoder(EncoderSpec("efficientnet_lite0"))
 frames, _ = sample_frames(sys.argv[1], {m}, short_side=224)
 with torch.no_grad():
     enc(torch.from_numpy(frames))
-print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({{"rss_mb": int(hwm.split()[1]) / 1024}}))
 """
 
 

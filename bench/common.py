@@ -33,7 +33,17 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
+    """Peak resident memory of this process so far (MB).
+
+    Reads VmHWM: ``ru_maxrss`` survives fork and exec, so a freshly started benchmark process would report its
+    parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

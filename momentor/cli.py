@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 
 from momentor import config as config_lib
@@ -83,11 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    started = time.perf_counter()
     try:
         return int(handler(args) or 0)
     except config_lib.ConfigError as err:
         print(f"momentor {args.verb}: config error: {err}", file=sys.stderr)
         return 2
+    finally:
+        _record_timing(args.verb, argv, time.perf_counter() - started)
+
+
+def _record_timing(verb: str, argv: list[str] | None, seconds: float) -> None:
+    """Append the verb's own wall time to ``$MOMENTOR_TIMINGS`` (the pipeline benchmark reads it)."""
+    path = os.environ.get("MOMENTOR_TIMINGS")
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"verb": verb, "argv": sys.argv[1:] if argv is None else argv,
+                                  "seconds": seconds}) + "\n")
 
 
 if __name__ == "__main__":
