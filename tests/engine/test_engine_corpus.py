@@ -113,3 +113,13 @@ def test_engine_verb_writes_an_enriched_copy_and_leaves_the_input(project, capsy
     assert "boundaries vs annotated (tolerance 1.0 s)" in out and "instructions kept" in out
     assert {p.name: p.read_bytes() for p in source.iterdir()} == before
     assert set(read_table(tmp_path / "ds", "instructions")["task"]) == set(TASKS)
+
+
+def test_engine_output_passes_validation(project, report):
+    from momentor.validate.run import validate
+
+    cfg, _ = project
+    run = validate(cfg, groups=["manifest", "instructions", "features"])
+    assert run.success, run.summary
+    (instructions,) = [t for t in run.results if t.table == "instructions"]
+    assert instructions.rows == len(read_table(f"{cfg.paths.work}/manifest", "instructions")) > 100
