@@ -9,7 +9,9 @@ import sys
 
 def register(sub, common) -> None:
     p = sub.add_parser("predict", parents=[common], help="run a split through a checkpoint: grounding + dense captions")
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument("--checkpoint", help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument("--baseline", choices=("random", "fixed"),
+                   help="instead of a model: a grounding baseline that never looks at the video")
     p.add_argument("--out", required=True, help="folder for grounding.json and dense_captioning.json")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
@@ -34,6 +36,17 @@ def predict(args: argparse.Namespace) -> int:
     from momentor.infer.predict import predict as run_predict
 
     cfg = load_config(args)
+    if args.baseline:
+        from momentor.infer.predict import write_grounding
+        from momentor.infer.baselines import baseline_grounding
+
+        manifest = args.manifest or f"{cfg.paths.work}/manifest"
+        path = write_grounding(args.out, baseline_grounding(manifest, args.split, args.baseline, cfg.seed))
+        print(f"grounding ({args.baseline} baseline): {path}")
+        return 0
+    if not args.checkpoint:
+        print("momentor predict: give --checkpoint (or --baseline)", file=sys.stderr)
+        return 2
     written = run_predict(
         cfg, args.checkpoint, args.out, split=args.split, manifest_dir=args.manifest, tasks=tuple(args.tasks),
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, max_caption_tokens=args.max_caption_tokens,

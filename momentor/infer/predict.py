@@ -147,11 +147,17 @@ def predict(
         rows = predict_grounding(
             predictor, manifest_dir, split, features, batch_size, max_new_tokens or cfg.eval.max_new_tokens
         )
-        written["grounding"] = _write(out / TASK_FILES["grounding"], "".join(json.dumps(r) + "\n" for r in rows))
+        written["grounding"] = write_grounding(out, rows)
     if "dense_captioning" in tasks:
         results = predict_dense_captions(predictor, manifest_dir, split, features, batch_size, max_caption_tokens)
         written["dense_captioning"] = _write(out / TASK_FILES["dense_captioning"], json.dumps(results, indent=1))
     return written
+
+
+def write_grounding(out: str | Path, rows: list[dict]) -> Path:
+    """``<out>/grounding.json``: JSON Lines of the grounding evaluator."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return _write(Path(out) / TASK_FILES["grounding"], "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _write(path: Path, text: str) -> Path:
