@@ -36,20 +36,20 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import report, row  # noqa: E402
-from momentor import config as config_lib  # noqa: E402
+from bench.common import report, row
+from momentor import config as config_lib
 
 CAPTIONS = (
-    "An orange circle bounces up and down while a green circle rises from the bottom to the top on a brown background",
+    "An orange circle bounces up and down while a green circle rises to the top on a brown background",
     "A man talks on a phone in a car",
     "A red square moves from left to right on a navy background",
     "Cyclists ride along a street past parked cars",
 )
 # (description, precision settings): fp32 everything | bf16 autocast over an fp32 LLM | what training does
 MODES = {
-    "fp32": dict(autocast=False, frozen_bf16=False),
-    "autocast": dict(autocast=True, frozen_bf16=False),
-    "bf16": dict(autocast=True, frozen_bf16=True),
+    "fp32": {"autocast": False, "frozen_bf16": False},
+    "autocast": {"autocast": True, "frozen_bf16": False},
+    "bf16": {"autocast": True, "frozen_bf16": True},
 }
 
 
@@ -71,7 +71,9 @@ def conversations(kind: str, count: int) -> list[str]:
     for i in range(count):
         if kind == "gesm":
             k = 2 + i % 3
-            answer = " ".join(f"<t={3.1 * e:.1f}> ~ <t={3.1 * (e + 1):.1f}>: {CAPTIONS[(i + e) % 4]}." for e in range(k))
+            answer = " ".join(
+                f"<t={3.1 * e:.1f}> ~ <t={3.1 * (e + 1):.1f}>: {CAPTIONS[(i + e) % 4]}." for e in range(k)
+            )
             question = "Localize every event in the video and describe each one."
         else:
             answer = f"{CAPTIONS[i % 4]}."
@@ -103,8 +105,14 @@ def model_flops(model, batch) -> dict:
         "projection": 4 * model.projection.in_features * d * frames,
         "attention": attention,
     }
-    return {"total": sum(parts.values()), "parts": parts, "tokens": tokens, "padded_tokens": mask.numel(),
-            "supervised": supervised, "decoder_params": p_decoder}
+    return {
+        "total": sum(parts.values()),
+        "parts": parts,
+        "tokens": tokens,
+        "padded_tokens": mask.numel(),
+        "supervised": supervised,
+        "decoder_params": p_decoder,
+    }
 
 
 def measure(preset: str, mode: str, micro_batch: int, steps: int, kind: str) -> dict:
@@ -117,8 +125,14 @@ def measure(preset: str, mode: str, micro_batch: int, steps: int, kind: str) -> 
     from momentor.train.schedule import StagePlan
 
     settings = MODES[mode]
-    cfg = config_lib.from_dict({}, [f"model.preset={preset}", f"train.micro_batch_size={micro_batch}",
-                                    f"train.deepspeed.bf16={str(settings['autocast']).lower()}"])
+    cfg = config_lib.from_dict(
+        {},
+        [
+            f"model.preset={preset}",
+            f"train.micro_batch_size={micro_batch}",
+            f"train.deepspeed.bf16={str(settings['autocast']).lower()}",
+        ],
+    )
     model = build_model(cfg.model, seed=0, with_encoder=False)
     prepare_model(model, cfg, settings["frozen_bf16"])
     place = launch.process_place()
@@ -134,8 +148,12 @@ def measure(preset: str, mode: str, micro_batch: int, steps: int, kind: str) -> 
     batches = []
     for s in range(steps + 2):
         encoded = [model.prompts.encode(t) for t in texts[s * micro_batch : (s + 1) * micro_batch]]
-        features = [torch.randn(model.prompts.num_frames, model.projection.in_features, generator=g) for _ in encoded]
-        batches.append(collate(encoded, features, [10.0 + i for i in range(micro_batch)], model.tokenizer.pad_token_id))
+        features = [
+            torch.randn(model.prompts.num_frames, model.projection.in_features, generator=g) for _ in encoded
+        ]
+        batches.append(
+            collate(encoded, features, [10.0 + i for i in range(micro_batch)], model.tokenizer.pad_token_id)
+        )
     with FlopCounterMode(display=False) as counter:
         train_step(engine, [batches[0]])
     counted = counter.get_total_flops()
@@ -145,11 +163,17 @@ def measure(preset: str, mode: str, micro_batch: int, steps: int, kind: str) -> 
     losses = [train_step(engine, [b])["loss"] for b in batches[2:]]
     seconds = time.perf_counter() - started
     return {
-        "mode": mode, "seconds": seconds, "samples_per_s": steps * micro_batch / seconds,
+        "mode": mode,
+        "seconds": seconds,
+        "samples_per_s": steps * micro_batch / seconds,
         "model_flops_per_s": sum(f["total"] for f in flops) / seconds,
-        "counted_flops_per_step": counted, "model_flops_per_step": flops[0]["total"], "flops_parts": flops[0]["parts"],
-        "tokens_per_step": flops[0]["tokens"], "padded_tokens_per_step": flops[0]["padded_tokens"],
-        "decoder_params": flops[0]["decoder_params"], "losses": losses,
+        "counted_flops_per_step": counted,
+        "model_flops_per_step": flops[0]["total"],
+        "flops_parts": flops[0]["parts"],
+        "tokens_per_step": flops[0]["tokens"],
+        "padded_tokens_per_step": flops[0]["padded_tokens"],
+        "decoder_params": flops[0]["decoder_params"],
+        "losses": losses,
     }
 
 
@@ -157,7 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu", choices=("tiny", "cpu"))
     parser.add_argument("--modes", nargs="+", default=["bf16"], choices=tuple(MODES))
-    parser.add_argument("--micro-batch", type=int, default=None, help="default: train.micro_batch_size of params.yaml")
+    parser.add_argument(
+        "--micro-batch", type=int, default=None, help="default: train.micro_batch_size of params.yaml"
+    )
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--kind", default="instruct", choices=("gesm", "instruct"))
     args = parser.parse_args()
@@ -167,20 +193,47 @@ def main() -> None:
     results = [measure(args.preset, mode, micro_batch, args.steps, args.kind) for mode in args.modes]
     peak_bf16, peak_fp32 = max(peak_bf16, gemm_peak(torch.bfloat16)), max(peak_fp32, gemm_peak(torch.float32))
 
-    rows = [row("bf16 GEMM peak (2048^2)", peak_bf16 / 1e12, "TFLOP/s"),
-            row("fp32 GEMM peak (2048^2)", peak_fp32 / 1e12, "TFLOP/s")]
+    rows = [
+        row("bf16 GEMM peak (2048^2)", peak_bf16 / 1e12, "TFLOP/s"),
+        row("fp32 GEMM peak (2048^2)", peak_fp32 / 1e12, "TFLOP/s"),
+    ]
     base = next((r for r in results if r["mode"] == "fp32"), None)
     for r in results:
-        rows.append(row(f"{args.preset} {args.kind} {r['mode']} samples/s", r["samples_per_s"], "samples/s",
-                        "fp32" if base else None, base["samples_per_s"] if base else None))
-        rows.append(row(f"{args.preset} {r['mode']} model FLOP/s / bf16 peak", r["model_flops_per_s"] / peak_bf16,
-                        "fraction", note=f"{r['model_flops_per_s'] / 1e12:.3f} TFLOP/s"))
-        rows.append(row(f"{args.preset} {r['mode']} model FLOP/s / fp32 peak", r["model_flops_per_s"] / peak_fp32,
-                        "fraction"))
-        print(f"{r['mode']}: {r['tokens_per_step']} tokens/step ({r['padded_tokens_per_step']} with padding), "
-              f"model {r['model_flops_per_step'] / 1e9:.1f} GFLOP/step {json.dumps({k: round(v / 1e9, 2) for k, v in r['flops_parts'].items()})}, "
-              f"counted {r['counted_flops_per_step'] / 1e9:.1f} GFLOP; losses {[round(x, 4) for x in r['losses']]}")
-    report("train", rows, {"results": results, "micro_batch": micro_batch, "preset": args.preset, "kind": args.kind})
+        parts = {k: round(v / 1e9, 2) for k, v in r["flops_parts"].items()}
+        rows.append(
+            row(
+                f"{args.preset} {args.kind} {r['mode']} samples/s",
+                r["samples_per_s"],
+                "samples/s",
+                "fp32" if base else None,
+                base["samples_per_s"] if base else None,
+            )
+        )
+        rows.append(
+            row(
+                f"{args.preset} {r['mode']} model FLOP/s / bf16 peak",
+                r["model_flops_per_s"] / peak_bf16,
+                "fraction",
+                note=f"{r['model_flops_per_s'] / 1e12:.3f} TFLOP/s",
+            )
+        )
+        rows.append(
+            row(
+                f"{args.preset} {r['mode']} model FLOP/s / fp32 peak",
+                r["model_flops_per_s"] / peak_fp32,
+                "fraction",
+            )
+        )
+        print(
+            f"{r['mode']}: {r['tokens_per_step']} tokens/step ({r['padded_tokens_per_step']} with padding), "
+            f"model {r['model_flops_per_step'] / 1e9:.1f} GFLOP/step {json.dumps(parts)}, "
+            f"counted {r['counted_flops_per_step'] / 1e9:.1f} GFLOP; losses {[round(x, 4) for x in r['losses']]}"
+        )
+    report(
+        "train",
+        rows,
+        {"results": results, "micro_batch": micro_batch, "preset": args.preset, "kind": args.kind},
+    )
 
 
 if __name__ == "__main__":

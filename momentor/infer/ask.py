@@ -24,15 +24,21 @@ def video_features(cfg: Config, path: str | Path, seed: int):
 
     featurizer = FrameFeaturizer(cfg, seed=seed)
     short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
-    frames, times = sample_frames(path, num_frames(cfg.model), short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
+    frames, times = sample_frames(
+        path, num_frames(cfg.model), short_side=short_side, seek_gap_s=cfg.data.seek_gap_s
+    )
     return featurizer(frames), float(times[-1])
 
 
-def ask(cfg: Config, checkpoint: str | Path, video: str | Path, question: str, max_new_tokens: int | None = None) -> Answer:
+def ask(
+    cfg: Config, checkpoint: str | Path, video: str | Path, question: str, max_new_tokens: int | None = None
+) -> Answer:
     """Answer ``question`` about ``video`` with the model of ``checkpoint``; ``cfg`` gives the decoding and
     feature settings of this run (its ``model`` section is replaced by the checkpoint's)."""
     predictor = Predictor.load(checkpoint)
     run_cfg = dataclasses.replace(cfg, model=predictor.cfg.model)
     features, duration = video_features(run_cfg, video, seed=predictor.cfg.seed)
-    (answer,) = predictor.answer([with_video(question)], [features], [duration], max_new_tokens or cfg.eval.max_new_tokens, 1)
+    (answer,) = predictor.answer(
+        [with_video(question)], [features], [duration], max_new_tokens or cfg.eval.max_new_tokens, 1
+    )
     return answer

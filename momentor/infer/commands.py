@@ -1,4 +1,4 @@
-"""Inference verbs: ``predict`` (a manifest split into prediction files) and ``ask`` (one video, one question)."""
+"""Inference verbs: ``predict`` (a manifest split into prediction files); ``ask`` (one video, one question)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,39 @@ import sys
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("predict", parents=[common], help="run a split through a checkpoint: grounding + dense captions")
+    p = sub.add_parser(
+        "predict", parents=[common], help="run a split through a checkpoint: grounding + dense captions"
+    )
     p.add_argument("--checkpoint", help="checkpoint folder, or a training run folder (uses its final/)")
-    p.add_argument("--baseline", choices=("random", "fixed"),
-                   help="instead of a model: a grounding baseline that never looks at the video")
+    p.add_argument(
+        "--baseline",
+        choices=("random", "fixed"),
+        help="instead of a model: a grounding baseline that never looks at the video",
+    )
     p.add_argument("--out", required=True, help="folder for grounding.json and dense_captioning.json")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
-    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
-                   choices=("grounding", "dense_captioning"))
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["grounding", "dense_captioning"],
+        choices=("grounding", "dense_captioning"),
+    )
     p.add_argument("--batch-size", type=int, default=16, help="questions generated together")
-    p.add_argument("--max-new-tokens", type=int, default=None, help="grounding answers (default: eval.max_new_tokens)")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=None, help="grounding answers (default: eval.max_new_tokens)"
+    )
     p.add_argument("--max-caption-tokens", type=int, default=256, help="dense-captioning answers")
     p.set_defaults(handler=predict)
 
-    p = sub.add_parser("ask", parents=[common], help='ask a trained model about a video: momentor ask VIDEO "question"')
+    p = sub.add_parser(
+        "ask", parents=[common], help='ask a trained model about a video: momentor ask VIDEO "question"'
+    )
     p.add_argument("video", help="any video file PyAV can read")
     p.add_argument("question", help='e.g. "When does the red circle move upward?"')
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument(
+        "--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)"
+    )
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: eval.max_new_tokens")
     p.add_argument("--json", action="store_true", help='print {"answer", "timestamps"} instead of the text')
     p.set_defaults(handler=ask)
@@ -37,8 +52,8 @@ def predict(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.baseline:
-        from momentor.infer.predict import write_grounding
         from momentor.infer.baselines import baseline_grounding
+        from momentor.infer.predict import write_grounding
 
         manifest = args.manifest or f"{cfg.paths.work}/manifest"
         path = write_grounding(args.out, baseline_grounding(manifest, args.split, args.baseline, cfg.seed))
@@ -48,8 +63,15 @@ def predict(args: argparse.Namespace) -> int:
         print("momentor predict: give --checkpoint (or --baseline)", file=sys.stderr)
         return 2
     written = run_predict(
-        cfg, args.checkpoint, args.out, split=args.split, manifest_dir=args.manifest, tasks=tuple(args.tasks),
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, max_caption_tokens=args.max_caption_tokens,
+        cfg,
+        args.checkpoint,
+        args.out,
+        split=args.split,
+        manifest_dir=args.manifest,
+        tasks=tuple(args.tasks),
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        max_caption_tokens=args.max_caption_tokens,
     )
     for task, path in written.items():
         print(f"{task}: {path}")

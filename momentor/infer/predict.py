@@ -47,20 +47,27 @@ class Predictor:
     bf16: bool
 
     @classmethod
-    def load(cls, checkpoint: str | Path, with_encoder: bool = False) -> "Predictor":
+    def load(cls, checkpoint: str | Path, with_encoder: bool = False) -> Predictor:
         model, cfg = model_checkpoint.load(resolve_checkpoint(checkpoint), with_encoder=with_encoder)
         bf16 = use_bf16(cfg.train)
         if bf16:
             model.llm.to(torch.bfloat16)  # as in training (momentor.train.engine.prepare_model)
+        if torch.cuda.is_available():
+            model.cuda()
         model.eval()
         return cls(model, cfg, bf16)
 
     def precision(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.autocast(device, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def answer(
-        self, conversations: list[list[dict]], features: list[torch.Tensor], durations: list[float],
-        max_new_tokens: int, batch_size: int,
+        self,
+        conversations: list[list[dict]],
+        features: list[torch.Tensor],
+        durations: list[float],
+        max_new_tokens: int,
+        batch_size: int,
     ) -> list[Answer]:
         """Greedy answers to questions about videos with ``features`` (each (m, f)), in batches."""
         answers: list[Answer] = []
@@ -69,7 +76,11 @@ class Predictor:
             prompts = [self.model.prompts.encode(c, with_answer=False) for c in conversations[start:stop]]
             with self.precision():
                 answers += generate(
-                    self.model, torch.stack(features[start:stop]), prompts, durations[start:stop], max_new_tokens
+                    self.model,
+                    torch.stack(features[start:stop]),
+                    prompts,
+                    durations[start:stop],
+                    max_new_tokens,
                 )
         return answers
 
@@ -82,16 +93,27 @@ def split_videos(manifest_dir: Path, split: str) -> dict[str, float]:
 
 
 def predict_grounding(
-    predictor: Predictor, manifest_dir: Path, split: str, features: FeatureStore, batch_size: int, max_new_tokens: int
+    predictor: Predictor,
+    manifest_dir: Path,
+    split: str,
+    features: FeatureStore,
+    batch_size: int,
+    max_new_tokens: int,
 ) -> list[dict]:
     durations = split_videos(manifest_dir, split)
     queries = read_table(manifest_dir, "queries")
     queries = queries[queries["video_id"].isin(durations)]
-    rows = [(str(q), str(v), str(t)) for q, v, t in zip(queries["query_id"], queries["video_id"], queries["text"])]
+    rows = [
+        (str(q), str(v), str(t)) for q, v, t in zip(queries["query_id"], queries["video_id"], queries["text"])
+    ]
     answerable = [r for r in rows if features.has(r[1])]
     if len(answerable) < len(rows):
-        log.warning("%d of %d %s queries have no video features: no window for them", len(rows) - len(answerable),
-                    len(rows), split)
+        log.warning(
+            "%d of %d %s queries have no video features: no window for them",
+            len(rows) - len(answerable),
+            len(rows),
+            split,
+        )
     answers = predictor.answer(
         [grounding_question(text) for _, _, text in answerable],
         [features[video] for _, video, _ in answerable],
@@ -100,17 +122,27 @@ def predict_grounding(
         batch_size,
     )
     windows = {qid: answer_windows(a, durations[video]) for (qid, video, _), a in zip(answerable, answers)}
-    return [{"query_id": qid, "video_id": video, "pred_windows": windows.get(qid, [])} for qid, video, _ in rows]
+    return [
+        {"query_id": qid, "video_id": video, "pred_windows": windows.get(qid, [])} for qid, video, _ in rows
+    ]
 
 
 def predict_dense_captions(
-    predictor: Predictor, manifest_dir: Path, split: str, features: FeatureStore, batch_size: int, max_new_tokens: int
+    predictor: Predictor,
+    manifest_dir: Path,
+    split: str,
+    features: FeatureStore,
+    batch_size: int,
+    max_new_tokens: int,
 ) -> dict:
     durations = split_videos(manifest_dir, split)
     videos = [v for v in durations if features.has(v)]
     answers = predictor.answer(
-        [gesm_question() for _ in videos], [features[v] for v in videos], [durations[v] for v in videos],
-        max_new_tokens, batch_size,
+        [gesm_question() for _ in videos],
+        [features[v] for v in videos],
+        [durations[v] for v in videos],
+        max_new_tokens,
+        batch_size,
     )
     return {"results": {v: answer_events(a, durations[v]) for v, a in zip(videos, answers)}}
 
@@ -135,8 +167,11 @@ def predict(
 
     predictor = Predictor.load(checkpoint)
     if "dense_captioning" in tasks and not predictor.cfg.train.gesm.enabled:
-        log.warning("%s was trained without the GESM stage: its dense captions answer a question it never saw "
-                    "(the GESM ablation)", checkpoint)
+        log.warning(
+            "%s was trained without the GESM stage: its dense captions answer a question it never saw "
+            "(the GESM ablation)",
+            checkpoint,
+        )
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     folder = feature_dir(dataclasses.replace(cfg, model=predictor.cfg.model))
     features = FeatureStore(folder, predictor.model.prompts.num_frames)
@@ -149,8 +184,12 @@ def predict(
         )
         written["grounding"] = write_grounding(out, rows)
     if "dense_captioning" in tasks:
-        results = predict_dense_captions(predictor, manifest_dir, split, features, batch_size, max_caption_tokens)
-        written["dense_captioning"] = _write(out / TASK_FILES["dense_captioning"], json.dumps(results, indent=1))
+        results = predict_dense_captions(
+            predictor, manifest_dir, split, features, batch_size, max_caption_tokens
+        )
+        written["dense_captioning"] = _write(
+            out / TASK_FILES["dense_captioning"], json.dumps(results, indent=1)
+        )
     return written
 
 

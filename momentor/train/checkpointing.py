@@ -75,7 +75,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def step_checkpoints(out: Path) -> list[Path]:
     """Complete step checkpoints of a run, oldest first."""
     folder = out / "checkpoints"
-    found = [p for p in folder.iterdir() if STEP_NAME.match(p.name) and is_complete(p)] if folder.is_dir() else []
+    found = (
+        [p for p in folder.iterdir() if STEP_NAME.match(p.name) and is_complete(p)] if folder.is_dir() else []
+    )
     return sorted(found, key=lambda p: int(STEP_NAME.match(p.name).group(1)))
 
 
@@ -133,7 +135,9 @@ def save(folder: Path, model, cfg: config_lib.Config, engine, state: dict, write
 
 def save_untrained(folder: Path, model, cfg: config_lib.Config, state: dict) -> Path:
     """The final checkpoint of a disabled stage: the weights it started from, and no optimizer state."""
-    return model_checkpoint.save(model, cfg, folder, extra_files={STATE_JSON: json.dumps(state, indent=1) + "\n"})
+    return model_checkpoint.save(
+        model, cfg, folder, extra_files={STATE_JSON: json.dumps(state, indent=1) + "\n"}
+    )
 
 
 def prune(out: Path, keep: int) -> None:
@@ -146,14 +150,17 @@ def check_resumable(folder: Path, cfg: config_lib.Config, state: dict) -> None:
     """Refuse to continue a run whose config or data differ from the checkpoint's; say what differs."""
     saved = flatten(config_lib.to_dict(model_checkpoint.load_config(folder)))
     now = flatten(config_lib.to_dict(cfg))
-    differ = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and not k.startswith(RESUME_IGNORED))
+    differ = sorted(
+        k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and not k.startswith(RESUME_IGNORED)
+    )
     saved_state = json.loads((folder / STATE_JSON).read_text())
     for key in ("stage", "data_version", "init"):
         if saved_state.get(key) != state.get(key):
             differ.append(key)
     if differ:
         raise RuntimeError(
-            f"{folder} was written by a run with other settings or data ({', '.join(differ)}); continue it with "
+            f"{folder} was written by a run with other settings or data ({', '.join(differ)}); continue it "
+            "with "
             "the same params and data, or start over with --restart (or another --out)"
         )
 

@@ -10,14 +10,18 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "train",
         parents=[common],
-        help="train one stage (align | gesm | instruct) through DeepSpeed; resumes from --out's last checkpoint",
+        help="train one stage (align | gesm | instruct) through DeepSpeed; resumes --out's last checkpoint",
     )
     p.add_argument("--stage", required=True, choices=("align", "gesm", "instruct"))
-    p.add_argument("--init", default=None, help="start from this checkpoint (e.g. the previous stage's <out>/final)")
+    p.add_argument(
+        "--init", default=None, help="start from this checkpoint (e.g. the previous stage's <out>/final)"
+    )
     p.add_argument("--out", default=None, help="run folder (default: <paths.work>/train/<stage>)")
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.add_argument("--restart", action="store_true", help="delete --out first instead of resuming it")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (the metrics log is still written)")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (the metrics log is still written)"
+    )
     p.set_defaults(handler=train)
 
 
@@ -28,7 +32,12 @@ def train(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     out = Path(args.out or Path(cfg.paths.work) / "train" / args.stage)
     final = run_training(
-        cfg, args.stage, out, init=args.init, manifest_dir=args.manifest, restart=args.restart,
+        cfg,
+        args.stage,
+        out,
+        init=args.init,
+        manifest_dir=args.manifest,
+        restart=args.restart,
         show_progress=not args.no_progress,
     )
     print(f"{args.stage}: {final}")

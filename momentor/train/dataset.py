@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 STAGE_TASKS = {"gesm": ("gesm",), "instruct": tuple(t for t in TASKS if t != "gesm")}
 ALIGN_QUESTION = "Describe what happens in the video."
 # tables whose content decides a stage's examples (hashed into the data version)
-STAGE_TABLES = {"align": ("videos", "segments"), "gesm": ("videos", "instructions"), "instruct": ("videos", "instructions")}
+STAGE_TABLES = {
+    "align": ("videos", "segments"),
+    "gesm": ("videos", "instructions"),
+    "instruct": ("videos", "instructions"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def caption_sentence(caption: str) -> str:
 
 
 def align_examples(videos: pd.DataFrame, segments: pd.DataFrame) -> list[Example]:
-    """One video-caption pair per video: annotated captions if it has any, else the engine's, in time order."""
+    """One video-caption pair per video: annotated captions if any, else the engine's, in time order."""
     durations = dict(zip(videos["video_id"], videos["duration"]))
     out = []
     for video_id, rows in segments.groupby("video_id", sort=True):
@@ -76,13 +80,17 @@ def stage_examples(manifest_dir: str | Path, stage: str, split: str = "train") -
     rows = rows[(rows["split"] == split) & rows["task"].isin(STAGE_TASKS[stage])]
     durations = dict(zip(videos["video_id"], videos["duration"]))
     rows = rows[rows["video_id"].isin(durations)]
-    return [Example(str(v), str(c), float(durations[v])) for v, c in zip(rows["video_id"], rows["conversations"])]
+    return [
+        Example(str(v), str(c), float(durations[v])) for v, c in zip(rows["video_id"], rows["conversations"])
+    ]
 
 
 def data_version(manifest_dir: str | Path, feature_dir: str | Path, stage: str) -> dict[str, str]:
     """Content hashes (sha256) of every file a stage's examples come from: its manifest tables and the
     feature index. A checkpoint records them; resuming on changed data is refused."""
-    files = [table_path(manifest_dir, name) for name in STAGE_TABLES[stage]] + [Path(feature_dir) / "index.parquet"]
+    files = [table_path(manifest_dir, name) for name in STAGE_TABLES[stage]] + [
+        Path(feature_dir) / "index.parquet"
+    ]
     version = {}
     for file in files:
         digest = hashlib.sha256()
@@ -108,7 +116,8 @@ class FeatureStore:
             features, _ = load_features(self.folder / f"{video_id}.safetensors")  # (m, f)
             if features.shape[0] != self.num_frames:
                 raise ValueError(
-                    f"features of {video_id} in {self.folder} have {features.shape[0]} frames, the model takes "
+                    f"features of {video_id} in {self.folder} have {features.shape[0]} frames, the model "
+                    "takes "
                     f"{self.num_frames}; re-run `momentor features` with the same model settings"
                 )
             self._cache[video_id] = features
@@ -128,14 +137,18 @@ def truncate(encoded: Encoded, max_length: int) -> Encoded | None:
 class StageDataset:
     """A stage's examples with their features, made into batches on demand."""
 
-    def __init__(self, examples: list[Example], features: FeatureStore, prompts: PromptEncoder, max_length: int):
+    def __init__(
+        self, examples: list[Example], features: FeatureStore, prompts: PromptEncoder, max_length: int
+    ):
         kept = [e for e in examples if features.has(e.video_id)]
         self.missing_features = len(examples) - len(kept)
         if self.missing_features:
             log.warning(
                 "%d of %d examples have no frame features in %s and are left out; run `momentor features` "
                 "(videos it could not decode are listed in the manifest's quarantine.jsonl)",
-                self.missing_features, len(examples), features.folder,
+                self.missing_features,
+                len(examples),
+                features.folder,
             )
         self.examples, self.features, self.prompts, self.max_length = kept, features, prompts, max_length
         self.truncated = 0
@@ -148,7 +161,8 @@ class StageDataset:
         cut = truncate(encoded, self.max_length)
         if cut is None:
             raise ValueError(
-                f"a conversation of video {example.video_id} needs more than train.max_length={self.max_length} "
+                f"a conversation of video {example.video_id} needs more than "
+                f"train.max_length={self.max_length} "
                 f"tokens before its answer; raise train.max_length"
             )
         self.truncated += cut is not encoded

@@ -2,9 +2,10 @@
 
 | DeepSpeed key | from |
 |---|---|
-| ``train_micro_batch_size_per_gpu``, ``gradient_accumulation_steps`` | ``train.micro_batch_size``, ``train.gradient_accumulation_steps`` |
+| ``train_micro_batch_size_per_gpu`` | ``train.micro_batch_size`` |
+| ``gradient_accumulation_steps`` | ``train.gradient_accumulation_steps`` |
 | ``optimizer`` AdamW (``torch_adam``) | the stage's ``lr``, ``train.weight_decay`` |
-| ``scheduler`` WarmupCosineLR | the stage's step count and ``train.warmup_ratio`` (linear warmup, cosine to 0) |
+| ``scheduler`` WarmupCosineLR | the stage's steps, ``train.warmup_ratio`` (linear warmup, cosine to 0) |
 | ``gradient_clipping`` | ``train.gradient_clipping`` |
 | ``zero_optimization.stage`` | ``train.deepspeed.zero_stage`` |
 | ``torch_autocast`` bf16 | ``train.deepspeed.bf16``, when the hardware runs bf16 matmuls natively |

@@ -34,7 +34,10 @@ def enable_gradient_checkpointing(model: Momentor) -> None:
     model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     layers = [m for m in model.llm.modules() if isinstance(m, GradientCheckpointingLayer)]
     if not layers:
-        raise ValueError(f"{type(model.llm).__name__} has no checkpointable layers; set train.deepspeed.gradient_checkpointing=false")
+        raise ValueError(
+            f"{type(model.llm).__name__} has no checkpointable layers; "
+            "set train.deepspeed.gradient_checkpointing=false"
+        )
     for layer in layers:
         layer.training = True
 
@@ -47,7 +50,9 @@ def prepare_model(model: Momentor, cfg: Config, bf16: bool) -> None:
         enable_gradient_checkpointing(model)
 
 
-def build_engine(model: Momentor, cfg: Config, stage: str, plan: StagePlan, place: ProcessPlace, bf16: bool, out: Path):
+def build_engine(
+    model: Momentor, cfg: Config, stage: str, plan: StagePlan, place: ProcessPlace, bf16: bool, out: Path
+):
     """``deepspeed.initialize`` with the stage's derived config; the config is also written to ``out``."""
     import deepspeed
 

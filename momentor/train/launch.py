@@ -5,7 +5,7 @@ sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT
 code then runs unchanged. Without a launcher this module makes the process a world of one: rank 0 on
 127.0.0.1 with a free port, the gloo backend, and DeepSpeed's CPU accelerator when there is no GPU.
 
-Cluster, 8 GPUs on each of 2 nodes (same command on every node, or the ``deepspeed`` launcher with a hostfile)::
+Cluster, 8 GPUs on each of 2 nodes (the same command on every node, or ``deepspeed`` with a hostfile)::
 
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-endpoint HEAD:29500 -m momentor.cli train --stage gesm ...
     deepspeed --hostfile hosts --num_gpus 8 --module momentor.cli train --stage gesm ...
@@ -67,7 +67,9 @@ def process_place() -> ProcessPlace:
             "`deepspeed` or `torchrun`, or unset these variables to train in one process"
         )
     backend = "nccl" if os.environ.get("DS_ACCELERATOR", "cuda") != "cpu" and has_gpu() else "gloo"
-    place = ProcessPlace(int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"]), int(os.environ["WORLD_SIZE"]), backend)
+    place = ProcessPlace(
+        int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"]), int(os.environ["WORLD_SIZE"]), backend
+    )
     log.debug("process %s", place)
     return place
 

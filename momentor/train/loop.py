@@ -74,7 +74,9 @@ def load_init(model, cfg: Config, init: str | Path | None) -> dict | None:
         return None
     init = checkpointing.resolve_checkpoint(init)
     if model_checkpoint.load_config(init).model != cfg.model:
-        raise ValueError(f"--init {init} was trained with other model settings; see its config.yaml `model` section")
+        raise ValueError(
+            f"--init {init} was trained with other model settings; see its config.yaml `model` section"
+        )
     model_checkpoint.load_weights(model, init)
     return {"path": str(init), "sha256": checkpointing.file_sha256(init / model_checkpoint.WEIGHTS)}
 
@@ -84,7 +86,9 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
 
     features = feature_dir(cfg)
     examples = stage_examples(manifest_dir, stage)
-    dataset = StageDataset(examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length)
+    dataset = StageDataset(
+        examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length
+    )
     if not len(dataset):
         raise ValueError(
             f"stage {stage} has no training examples with features in {manifest_dir} / {features}; run "
@@ -134,22 +138,34 @@ def train(
     model = build_model(cfg.model, seed=cfg.seed, with_encoder=False)
     state = {"stage": stage, "init": load_init(model, cfg, init)}
     if not getattr(cfg.train, stage).enabled:
-        log.info("stage %s is disabled (train.%s.enabled=false): its final checkpoint is its initial weights", stage, stage)
+        log.info(
+            "stage %s is disabled (train.%s.enabled=false): its final checkpoint is its initial weights",
+            stage,
+            stage,
+        )
         return checkpointing.save_untrained(final, model, cfg, {**state, "step": 0, "skipped": True})
 
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     dataset, state["data_version"] = stage_dataset(cfg, stage, model, manifest_dir)
     plan = plan_stage(stage, cfg.train, getattr(cfg.train, stage), len(dataset), place.world_size)
     state["plan"] = asdict(plan)
-    log.info("%s: %d examples, %d steps of %d (%.2f epochs)", stage, plan.num_examples, plan.total_steps,
-             plan.global_batch, plan.epochs)
+    log.info(
+        "%s: %d examples, %d steps of %d (%.2f epochs)",
+        stage,
+        plan.num_examples,
+        plan.total_steps,
+        plan.global_batch,
+        plan.epochs,
+    )
     bf16 = use_bf16(cfg.train)
     prepare_model(model, cfg, bf16)
     launch.init_process_group(place)
     engine = build_engine(model, cfg, stage, plan, place, bf16, out)
     done = resume(out, cfg, model, engine, state, plan)
 
-    progress = Progress(out, stage, plan.total_steps, done, plan.global_batch, show_progress and place.is_main)
+    progress = Progress(
+        out, stage, plan.total_steps, done, plan.global_batch, show_progress and place.is_main, place.is_main
+    )
     pad_id = model.tokenizer.pad_token_id
     row = None
     for step in range(done, plan.total_steps):
@@ -159,14 +175,18 @@ def train(
         row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
         if (step + 1) % cfg.train.checkpoint_every == 0 and step + 1 < plan.total_steps:
             folder = checkpointing.step_folder(out, step + 1)
-            checkpointing.save(folder, model, cfg, engine, {**state, "step": step + 1, "metrics": row}, place.is_main)
+            checkpointing.save(
+                folder, model, cfg, engine, {**state, "step": step + 1, "metrics": row}, place.is_main
+            )
             if place.is_main:
                 checkpointing.prune(out, cfg.train.keep_checkpoints)
         if cfg.train.kill_at_step == step + 1:
             os.kill(os.getpid(), signal.SIGKILL)  # a real, unclean death (tests of resume)
     progress.close()
     if dataset.truncated:
-        log.warning("%d conversations were cut at train.max_length=%d tokens", dataset.truncated, cfg.train.max_length)
+        log.warning(
+            "%d conversations were cut at train.max_length=%d tokens", dataset.truncated, cfg.train.max_length
+        )
     summary = {**state, "step": plan.total_steps, "metrics": row}
     checkpointing.save(final, model, cfg, engine, summary, place.is_main)
     if place.is_main:

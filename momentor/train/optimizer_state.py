@@ -1,4 +1,4 @@
-"""AdamW state by parameter name, the same layout whatever the ZeRO stage: tensors for safetensors, scalars for JSON.
+"""AdamW state by parameter name, one layout for every ZeRO stage: tensors to safetensors, scalars to JSON.
 
 DeepSpeed's own checkpoints are pickles (``torch.save`` of dicts holding enums, named tuples and loss-scaler
 objects) and its loader unpickles them, which runs code from the file. Here the state is taken apart
@@ -54,7 +54,9 @@ def collect(engine, params: dict[str, nn.Parameter]) -> tuple[dict[str, torch.Te
         for name, p in params.items():
             tensors[f"{name}{SEPARATOR}master"] = safe_get_full_fp32_param(p).detach().cpu().contiguous()
             for key in MOMENTS:
-                tensors[f"{name}{SEPARATOR}{key}"] = safe_get_full_optimizer_state(p, key).detach().cpu().contiguous()
+                tensors[f"{name}{SEPARATOR}{key}"] = (
+                    safe_get_full_optimizer_state(p, key).detach().cpu().contiguous()
+                )
             steps[name] = flat_steps[0] if flat_steps else 0.0
     return tensors, {"steps": steps, "param_groups": _scalars(base)}
 

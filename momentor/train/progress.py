@@ -57,12 +57,23 @@ def read_metrics(path: str | Path) -> list[dict]:
 class Progress:
     """A tqdm bar over the stage's steps (ETA from tqdm) with loss and samples/s, plus the metrics log."""
 
-    def __init__(self, out: Path, stage: str, total_steps: int, done_steps: int, global_batch: int, show: bool):
+    def __init__(
+        self,
+        out: Path,
+        stage: str,
+        total_steps: int,
+        done_steps: int,
+        global_batch: int,
+        show: bool,
+        write: bool,
+    ):
         from tqdm import tqdm
 
         self.stage, self.global_batch = stage, global_batch
-        self.log = MetricsLog(out / "metrics.csv", done_steps)
-        self.bar = tqdm(total=total_steps, initial=done_steps, desc=stage, unit="step", disable=not show, smoothing=0.1)
+        self.log = MetricsLog(out / "metrics.csv", done_steps) if write else None  # one writer per run
+        self.bar = tqdm(
+            total=total_steps, initial=done_steps, desc=stage, unit="step", disable=not show, smoothing=0.1
+        )
         self.started = self.last = time.perf_counter()
 
     def step(self, step: int, metrics: dict, lr: float) -> dict:
@@ -76,14 +87,18 @@ class Progress:
             "elapsed_s": now - self.started,
         }
         self.last = now
-        self.log.write(row)
-        self.bar.set_postfix(loss=f"{row['loss']:.3f}", time=f"{row['time_loss']:.3f}", sps=f"{row['samples_per_s']:.1f}")
+        if self.log is not None:
+            self.log.write(row)
+        self.bar.set_postfix(
+            loss=f"{row['loss']:.3f}", time=f"{row['time_loss']:.3f}", sps=f"{row['samples_per_s']:.1f}"
+        )
         self.bar.update()
         return row
 
     def close(self) -> None:
         self.bar.close()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
 
 def write_summary(out: Path, epochs: float) -> Path:

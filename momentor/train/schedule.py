@@ -39,8 +39,10 @@ class StagePlan:
         return self.total_steps * self.global_batch / max(self.num_examples, 1)
 
 
-def plan_stage(stage: str, train: TrainConfig, stage_cfg: StageConfig, num_examples: int, world_size: int) -> StagePlan:
-    """Steps = ``max_steps`` if set, else ceil(epochs · examples / global batch); warmup = ceil(ratio · steps)."""
+def plan_stage(
+    stage: str, train: TrainConfig, stage_cfg: StageConfig, num_examples: int, world_size: int
+) -> StagePlan:
+    """Steps: ``max_steps`` if set, else ceil(epochs · examples / batch); warmup: ceil(ratio · steps)."""
     global_batch = train.micro_batch_size * train.gradient_accumulation_steps * world_size
     if not stage_cfg.enabled:
         total = 0

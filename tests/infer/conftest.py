@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))  # the shared corpus builder lives there
-from momentor_tiny_corpus import corpus_overrides, tiny_corpus_root  # noqa: E402
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "train")
+)  # the shared corpus builder lives there
+from momentor_tiny_corpus import corpus_overrides, tiny_corpus_root
 
-from momentor import config as config_lib  # noqa: E402
+from momentor import config as config_lib
 
 
 @pytest.fixture(scope="session")
@@ -33,5 +35,8 @@ def tiny_checkpoint(tiny_corpus, tmp_path_factory) -> Path:
     from momentor.model.builders import build_model
 
     cfg = config_lib.from_dict({}, corpus_overrides(tiny_corpus))
-    return checkpoint.save(build_model(cfg.model, seed=cfg.seed, with_encoder=False), cfg,
-                           tmp_path_factory.mktemp("ckpt") / "model")
+    return checkpoint.save(
+        build_model(cfg.model, seed=cfg.seed, with_encoder=False),
+        cfg,
+        tmp_path_factory.mktemp("ckpt") / "model",
+    )

@@ -29,7 +29,9 @@ def test_text_baseline_answers_are_read_from_the_text():
 
 
 def test_gesm_answers_become_timed_sentences():
-    answer = Answer("0.0 s ~ 4.5 s: a man opens a fridge. 4.5 s ~ 9.2 s: he drinks milk.", [0.0, 4.5, 4.5, 9.21])
+    answer = Answer(
+        "0.0 s ~ 4.5 s: a man opens a fridge. 4.5 s ~ 9.2 s: he drinks milk.", [0.0, 4.5, 4.5, 9.21]
+    )
     assert answer_events(answer, duration=9.0) == [
         {"timestamp": [0.0, 4.5], "sentence": "a man opens a fridge."},
         {"timestamp": [4.5, 9.0], "sentence": "he drinks milk."},

@@ -1,4 +1,4 @@
-"""A real tiny corpus for training and inference tests: sample videos -> manifest -> tiny-encoder features -> engine.
+"""A real tiny corpus for training and inference tests: videos -> manifest -> tiny-encoder features -> engine.
 
 Built with the data part's own functions (the code ``momentor sample-data``, ``ingest``, ``features`` and
 ``engine`` run): 8 short H.264 videos in a temporary folder, once per test session (tests/train and

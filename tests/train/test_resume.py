@@ -1,4 +1,4 @@
-"""A training run killed with SIGKILL and started again computes exactly what an uninterrupted run computes."""
+"""A training run killed with SIGKILL and started again computes exactly what an uninterrupted run does."""
 
 from __future__ import annotations
 
@@ -20,11 +20,32 @@ DETERMINISTIC = ("step", "stage", "loss", "token_loss", "time_loss", "lr")
 def momentor(corpus: list[str], out: Path, *overrides: str) -> subprocess.Popen:
     """`momentor train --stage gesm` in a fresh process that is not part of this one's process group."""
     env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
-    sets = [a for o in corpus + ["train.micro_batch_size=2", "train.checkpoint_every=3",
-                                                 "train.gesm.max_steps=8", "train.gesm.lr=0.01", *overrides]
-            for a in ("-S", o)]
-    argv = [sys.executable, "-m", "momentor.cli", "train", "--stage", "gesm", "--out", str(out), "--no-progress",
-            "--params", os.devnull, *sets]
+    sets = [
+        a
+        for o in corpus
+        + [
+            "train.micro_batch_size=2",
+            "train.checkpoint_every=3",
+            "train.gesm.max_steps=8",
+            "train.gesm.lr=0.01",
+            *overrides,
+        ]
+        for a in ("-S", o)
+    ]
+    argv = [
+        sys.executable,
+        "-m",
+        "momentor.cli",
+        "train",
+        "--stage",
+        "gesm",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--params",
+        os.devnull,
+        *sets,
+    ]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

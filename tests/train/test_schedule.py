@@ -5,8 +5,15 @@ from momentor.train.schedule import StagePlan, plan_stage, step_micro_batches
 
 
 def test_plan_counts_steps_from_epochs_or_max_steps():
-    cfg = config_lib.from_dict({}, ["train.micro_batch_size=4", "train.gradient_accumulation_steps=2",
-                                    "train.warmup_ratio=0.1", "train.gesm.epochs=3"])
+    cfg = config_lib.from_dict(
+        {},
+        [
+            "train.micro_batch_size=4",
+            "train.gradient_accumulation_steps=2",
+            "train.warmup_ratio=0.1",
+            "train.gesm.epochs=3",
+        ],
+    )
     plan = plan_stage("gesm", cfg.train, cfg.train.gesm, num_examples=34, world_size=2)
     assert plan.global_batch == 16
     assert plan.total_steps == 7  # ceil(3 * 34 / 16)
@@ -18,8 +25,15 @@ def test_plan_counts_steps_from_epochs_or_max_steps():
 
 
 def test_each_epoch_reads_every_example_once_in_a_seeded_order():
-    plan = StagePlan("instruct", num_examples=10, micro_batch_size=2, accumulation=1, world_size=1,
-                     total_steps=10, warmup_steps=1)
+    plan = StagePlan(
+        "instruct",
+        num_examples=10,
+        micro_batch_size=2,
+        accumulation=1,
+        world_size=1,
+        total_steps=10,
+        warmup_steps=1,
+    )
     seen = [i for step in range(10) for mb in step_micro_batches(plan, 0, step, 0) for i in mb]
     first, second = seen[:10], seen[10:]
     assert sorted(first) == sorted(second) == list(range(10))

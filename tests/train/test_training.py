@@ -34,7 +34,9 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3] and set(rows[0]) == set(COLUMNS)
     assert all(r["stage"] == "gesm" and r["loss"] > 0 and r["time_loss"] > 0 for r in rows)
     state = json.loads((gesm / checkpointing.STATE_JSON).read_text())
-    assert state["step"] == 3 and state["plan"]["num_examples"] == len(stage_examples(cfg.paths.work + "/manifest", "gesm"))
+    assert state["step"] == 3 and state["plan"]["num_examples"] == len(
+        stage_examples(cfg.paths.work + "/manifest", "gesm")
+    )
     assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "index.parquet"}
     summary = json.loads((tmp_path / "gesm" / "train_summary.json").read_text())
     assert summary["steps"] == 3 and summary["loss"] == rows[-1]["loss"]
@@ -45,13 +47,19 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
     state = json.loads((instruct / checkpointing.STATE_JSON).read_text())
     assert state["init"]["sha256"] == checkpointing.file_sha256(gesm / "trainable.safetensors")
     before, after = weights(gesm), weights(instruct)
-    assert set(before) == set(after) and not torch.equal(before["projection.weight"], after["projection.weight"])
+    assert set(before) == set(after) and not torch.equal(
+        before["projection.weight"], after["projection.weight"]
+    )
     # a finished stage is not trained again
-    assert train(cfg, "instruct", tmp_path / "instruct", init=tmp_path / "gesm", show_progress=False) == instruct
+    assert (
+        train(cfg, "instruct", tmp_path / "instruct", init=tmp_path / "gesm", show_progress=False) == instruct
+    )
 
 
 def test_loss_goes_down(tiny_cfg, tmp_path):
-    cfg = tiny_cfg("train.micro_batch_size=4", "train.gesm.lr=0.02", "train.gesm.max_steps=40", "train.warmup_ratio=0.05")
+    cfg = tiny_cfg(
+        "train.micro_batch_size=4", "train.gesm.lr=0.02", "train.gesm.max_steps=40", "train.warmup_ratio=0.05"
+    )
     train(cfg, "gesm", tmp_path, show_progress=False)
     losses = [r["loss"] for r in read_metrics(tmp_path / "metrics.csv")]
     assert sum(losses[-8:]) / 8 < 0.9 * sum(losses[:8]) / 8, losses
@@ -74,21 +82,37 @@ def test_resume_in_process_matches_the_uninterrupted_run(tiny_cfg, tmp_path, set
     cfg = tiny_cfg(*FAST, setting, "train.gesm.max_steps=4", "train.checkpoint_every=2")
     train(cfg, "gesm", tmp_path / "whole", show_progress=False)
     cut = tmp_path / "cut"
-    shutil.copytree(tmp_path / "whole" / "checkpoints" / "step_00000002", cut / "checkpoints" / "step_00000002")
+    shutil.copytree(
+        tmp_path / "whole" / "checkpoints" / "step_00000002", cut / "checkpoints" / "step_00000002"
+    )
     lines = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()
-    (cut / "metrics.csv").write_text("\n".join(lines[:3] + ["4,gesm,half-written"]) + "\n")  # a torn last line
+    (cut / "metrics.csv").write_text(
+        "\n".join(lines[:3] + ["4,gesm,half-written"]) + "\n"
+    )  # a torn last line
     train(cfg, "gesm", cut, show_progress=False)
     assert (cut / "metrics.csv").read_text().splitlines()[:3] == lines[:3]
-    assert [r["loss"] for r in read_metrics(cut / "metrics.csv")] == [r["loss"] for r in read_metrics(tmp_path / "whole" / "metrics.csv")]
+    assert [r["loss"] for r in read_metrics(cut / "metrics.csv")] == [
+        r["loss"] for r in read_metrics(tmp_path / "whole" / "metrics.csv")
+    ]
     for name, tensor in weights(tmp_path / "whole" / "final").items():
         assert torch.equal(tensor, weights(cut / "final")[name]), name
 
 
 def test_resume_refuses_a_run_with_other_settings(tiny_cfg, tmp_path):
-    train(tiny_cfg(*FAST, "train.gesm.max_steps=2", "train.checkpoint_every=1"), "gesm", tmp_path, show_progress=False)
+    train(
+        tiny_cfg(*FAST, "train.gesm.max_steps=2", "train.checkpoint_every=1"),
+        "gesm",
+        tmp_path,
+        show_progress=False,
+    )
     shutil.rmtree(tmp_path / "final")
     with pytest.raises(RuntimeError, match="train.gesm.lr"):
-        train(tiny_cfg(*FAST, "train.gesm.max_steps=2", "train.gesm.lr=0.5"), "gesm", tmp_path, show_progress=False)
+        train(
+            tiny_cfg(*FAST, "train.gesm.max_steps=2", "train.gesm.lr=0.5"),
+            "gesm",
+            tmp_path,
+            show_progress=False,
+        )
 
 
 def test_half_written_checkpoints_are_never_used(tmp_path):
@@ -102,7 +126,13 @@ def test_half_written_checkpoints_are_never_used(tmp_path):
 def test_disabled_stage_passes_its_initial_weights_on(tiny_cfg, tmp_path):
     cfg = tiny_cfg(*FAST, "train.gesm.max_steps=2")
     start = train(cfg, "gesm", tmp_path / "start", show_progress=False)
-    skipped = train(tiny_cfg("train.instruct.enabled=false"), "instruct", tmp_path / "off", init=start, show_progress=False)
+    skipped = train(
+        tiny_cfg("train.instruct.enabled=false"),
+        "instruct",
+        tmp_path / "off",
+        init=start,
+        show_progress=False,
+    )
     assert not (tmp_path / "off" / "metrics.csv").exists()
     assert json.loads((skipped / checkpointing.STATE_JSON).read_text())["skipped"] is True
     for name, tensor in weights(start).items():
@@ -122,7 +152,9 @@ def test_align_pairs_each_video_with_its_captions_in_order(tiny_cfg, tmp_path):
     manifest = f"{cfg.paths.work}/manifest"
     examples = stage_examples(manifest, "align")
     segments = pd.read_parquet(f"{manifest}/segments.parquet")
-    first = segments[(segments.video_id == examples[0].video_id) & (segments.origin == "gt")].sort_values("start")
+    first = segments[(segments.video_id == examples[0].video_id) & (segments.origin == "gt")].sort_values(
+        "start"
+    )
     answer = json.loads(examples[0].conversations)[1]["value"]
     assert answer.startswith(first.caption.iloc[0][:1].upper() + first.caption.iloc[0][1:])
     assert "<t=" not in answer and answer.count(".") == len(first)
@@ -138,9 +170,15 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_cfg):
         model.train()
         if checkpointed:
             enable_gradient_checkpointing(model)
-        turns = [{"from": "human", "value": "<video>\nWhen?"}, {"from": "gpt", "value": "<t=1.5> ~ <t=4.0>: a dog."}]
+        turns = [
+            {"from": "human", "value": "<video>\nWhen?"},
+            {"from": "gpt", "value": "<t=1.5> ~ <t=4.0>: a dog."},
+        ]
         enc = [model.prompts.encode(turns)] * 2
-        feats = [torch.randn(16, model.projection.in_features, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+        feats = [
+            torch.randn(16, model.projection.in_features, generator=torch.Generator().manual_seed(i))
+            for i in range(2)
+        ]
         model(collate(enc, feats, [8.0, 9.0], model.tokenizer.pad_token_id))["loss"].backward()
         grads.append({k: p.grad.clone() for k, p in model.trainable_parameters().items()})
     for name in grads[0]:
