@@ -13,9 +13,12 @@ def register(sub, common) -> None:
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.add_argument("--report", default=None, help="report folder (default: <paths.work>/validate)")
     p.add_argument(
-        "--suite", action="append", default=None, choices=["manifest", "instructions", "features"],
+        "--suite",
+        action="append",
+        default=None,
+        choices=["manifest", "instructions", "features"],
         help="validate only this group (repeatable; default: validate.suites)",
-    )  # fmt: skip
+    )
     p.set_defaults(handler=validate)
 
 

@@ -1,10 +1,10 @@
-"""Great Expectations, imported in one place with its INFO chatter (hundreds of lines at import) turned down."""
+"""Great Expectations, imported once, with its INFO chatter (hundreds of lines at import) turned down."""
 
 import logging
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
-import great_expectations as gx  # noqa: E402
-import great_expectations.expectations as gxe  # noqa: E402
+import great_expectations as gx
+import great_expectations.expectations as gxe
 
 __all__ = ["gx", "gxe"]

@@ -45,10 +45,13 @@ def summary_text(results: list[TableOutcome], docs_index: Path) -> str:
     total = sum(len(t.outcomes) for t in results)
     rows = ", ".join(f"{t.table} {t.rows}" for t in results)
     if not failed:
-        return f"validation passed: {total} expectations on {len(results)} tables ({rows})\n  Data Docs: {docs_index}"
+        head = f"validation passed: {total} expectations on {len(results)} tables ({rows})"
+        return f"{head}\n  Data Docs: {docs_index}"
     lines = [
-        f"validation FAILED: {len(failed)} of {total} expectations failed "
-        f"in {sum(not t.success for t in results)} of {len(results)} tables",
+        (
+            f"validation FAILED: {len(failed)} of {total} expectations failed "
+            f"in {sum(not t.success for t in results)} of {len(results)} tables"
+        ),
     ]
     shown = 0
     for table in results:
@@ -100,7 +103,9 @@ def failures_record(results: list[TableOutcome]) -> list[dict]:
     ]
 
 
-def write_report(folder: Path, results: list[TableOutcome], summary: str, policy: str, keep_result: bool) -> None:
+def write_report(
+    folder: Path, results: list[TableOutcome], summary: str, policy: str, keep_result: bool
+) -> None:
     """Write summary.txt, and result.json (passed, or asked to keep it) or failures.json (failed)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.txt").write_text(summary + "\n")

@@ -1,4 +1,4 @@
-"""``momentor validate``: validate the manifest, the instructions and the frame features with Great Expectations.
+"""``momentor validate``: the manifest, instructions and frame features, checked by Great Expectations.
 
 Reads ``<paths.work>/manifest`` and the feature folder of the configured encoder; writes only its report
 folder ``<paths.work>/validate`` (cleared first, so nothing stale remains): Data Docs, the summary, and
@@ -34,7 +34,7 @@ class ValidationRun:
 
 
 def feature_shape(cfg: Config) -> tuple[Path, int | None, int | None]:
-    """The feature folder of the configured encoder and the (M, d) its files must have (None: unknown here)."""
+    """The feature folder of the configured encoder and the (M, d) of its files (None: unknown here)."""
     from momentor.data.features import encoder_spec, feature_dir, num_frames
     from momentor.model.builders import encoder_dim
 
@@ -66,9 +66,11 @@ def build_tables(cfg: Config, manifest: Path, groups: list[str]) -> tuple[list[v
 
 
 def validate(
-    cfg: Config, manifest_dir: str | Path | None = None, report_dir: str | Path | None = None,
+    cfg: Config,
+    manifest_dir: str | Path | None = None,
+    report_dir: str | Path | None = None,
     groups: list[str] | None = None,
-) -> ValidationRun:  # fmt: skip
+) -> ValidationRun:
     """Validate the asked groups (default ``validate.suites``) and write the report folder."""
     started = time.perf_counter()
     manifest = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
@@ -83,6 +85,8 @@ def validate(
     tables, rules = build_tables(cfg, manifest, groups)
     results = validate_tables(tables, rules, report / "data_docs", cfg.validate.examples)
     summary = summary_text(results, report / "data_docs" / "index.html")
-    write_report(report, results, summary, rules.past_end_policy, keep_result=not cfg.validate.stop_on_failure)
+    write_report(
+        report, results, summary, rules.past_end_policy, keep_result=not cfg.validate.stop_on_failure
+    )
     success = all(t.success for t in results)
     return ValidationRun(success, results, summary, report, round(time.perf_counter() - started, 2))

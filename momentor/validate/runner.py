@@ -1,4 +1,4 @@
-"""Running the suites with Great Expectations 1.x: ephemeral context, pandas data source, one Checkpoint per table.
+"""Running the suites with Great Expectations 1.x: ephemeral context, pandas data source, Checkpoints.
 
 Per table: a dataframe asset with a whole-dataframe batch definition, an ExpectationSuite, a
 ValidationDefinition, and a Checkpoint whose action updates the Data Docs site in the report folder (the
@@ -9,6 +9,7 @@ terminal summary and the JSON result.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def make_context(docs_dir: Path):
         data_docs_sites={
             SITE: {
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
@@ -97,12 +101,16 @@ def column_batches(
         group.append(expectation)
     out = []
     for key, (columns, group) in groups.items():
-        batch = frame[columns] if table.schema_ok else frame  # unchecked: its only expectation is on its columns
+        batch = (
+            frame[columns] if table.schema_ok else frame
+        )  # unchecked: its only expectation is on its columns
         out.append((table.name if key == "main" else f"{table.name}.{key}", batch, group))
     return out
 
 
-def validate_tables(tables: list[ValidationTable], rules: Rules, docs_dir: Path, examples: int = 3) -> list[TableOutcome]:
+def validate_tables(
+    tables: list[ValidationTable], rules: Rules, docs_dir: Path, examples: int = 3
+) -> list[TableOutcome]:
     """Validate every table with its suite (one Checkpoint per column batch); Data Docs go to ``docs_dir``."""
     from momentor.validate.gx import gx
 
@@ -116,9 +124,16 @@ def validate_tables(tables: list[ValidationTable], rules: Rules, docs_dir: Path,
         for name, frame, expectations in column_batches(table, expectations_for(table, rules)):
             batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
             suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-            definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch, suite=suite)
+            )
             checkpoint = context.checkpoints.add(
-                gx.Checkpoint(name=name, validation_definitions=[definition], actions=[docs], result_format=result_format)
+                gx.Checkpoint(
+                    name=name,
+                    validation_definitions=[definition],
+                    actions=[docs],
+                    result_format=result_format,
+                )
             )
             (run,) = checkpoint.run(batch_parameters={"dataframe": frame}).run_results.values()
             outcomes += [_outcome(table, r, examples) for r in run.results]
@@ -155,7 +170,9 @@ def _example_rows(table: ValidationTable, info: dict, column: str | None, count:
 
     GX returns the failing rows' positions in the batch (all batches keep the table's row index) and values.
     """
-    positions = [i for i in (info.get("partial_unexpected_index_list") or []) if isinstance(i, (int, np.integer))]
+    positions = [
+        i for i in (info.get("partial_unexpected_index_list") or []) if isinstance(i, (int, np.integer))
+    ]
     names = column.split(", ") if column else ["value"]
     rows = []
     for k, value in enumerate((info.get("partial_unexpected_list") or [])[:count]):
@@ -176,7 +193,7 @@ def _plain(value):
     """A JSON-friendly scalar (numpy scalars, NaN) for the summary and the result file."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, str) and len(value) > 120:
         return value[:117] + "..."

@@ -32,7 +32,17 @@ GROUPS = {
     "instructions": ("instructions",),
     "features": ("features",),
 }
-SOURCES = ("sample", "charades_sta", "activitynet_captions", "qvhighlights", "youcook2", "breakfast", "moment10m", "gesm")
+SOURCES = (
+    "sample",
+    "charades_sta",
+    "activitynet_captions",
+    "qvhighlights",
+    "youcook2",
+    "breakfast",
+    "moment10m",
+    "gesm",
+)
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -75,16 +85,33 @@ def _times(rules: Rules, table: str, start: str = "start", end: str = "end") -> 
         _between(start, f"{table} times are >= 0", low=0),
     ]
     if end != start:
-        out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=end, column_B=start, or_equal=False, description=f"every {table} window starts before it ends"))
+        out.append(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=end,
+                column_B=start,
+                or_equal=False,
+                description=f"every {table} window starts before it ends",
+            )
+        )
     if rules.past_end_policy in ("clip", "drop"):
-        out.append(_between("end_past_video_s", f"no {table} time is after the video's end "
-                            f"(past_end_policy={rules.past_end_policy}, tolerance {tol} s)", high=tol))  # fmt: skip
+        out.append(
+            _between(
+                "end_past_video_s",
+                f"no {table} time is after the video's end "
+                f"(past_end_policy={rules.past_end_policy}, tolerance {tol} s)",
+                high=tol,
+            )
+        )
     else:
-        out.append(gxe.ExpectColumnValuesToBeBetween(
-            column="start_past_video_s", max_value=0, strict_max=True,
-            description=f"no {table} time starts at or after the video's end (past_end_policy=keep allows ends past it)",
-        ))  # fmt: skip
+        out.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="start_past_video_s",
+                max_value=0,
+                strict_max=True,
+                description=f"no {table} time starts at or after the video's end "
+                "(past_end_policy=keep allows ends past it)",
+            )
+        )
     return out
 
 
@@ -119,23 +146,33 @@ def queries_suite(rules: Rules) -> list:
 
 
 def query_windows_suite(rules: Rules) -> list:
-    return [_between("values_per_window", "every window is a [start, end] pair", low=2, high=2),
-            *_times(rules, "query window")]  # fmt: skip
+    return [
+        _between("values_per_window", "every window is a [start, end] pair", low=2, high=2),
+        *_times(rules, "query window"),
+    ]
 
 
 def instructions_suite(rules: Rules) -> list:
     return [
         _not_null("instruction_id_code", "every instruction has an instruction_id"),
-        gxe.ExpectColumnValuesToBeUnique(column="instruction_id_code",
-                                         description="instruction_id is unique (checked on its dictionary code)"),
+        gxe.ExpectColumnValuesToBeUnique(
+            column="instruction_id_code",
+            description="instruction_id is unique (checked on its dictionary code)",
+        ),
         _in_set("task", TASKS, "task is gesm or one of the 8 Moment-10M task types"),
         _in_set("split", SPLITS, "split is train, val or test"),
-        _in_set("conversation_well_formed", (True,), "conversations is a JSON list of alternating human/gpt "
-                "turns, human first, no empty turn (RE2 in Arrow)"),
+        _in_set(
+            "conversation_well_formed",
+            (True,),
+            "conversations is a JSON list of alternating human/gpt "
+            "turns, human first, no empty turn (RE2 in Arrow)",
+        ),
         _in_set("video_in_first_turn", (True,), "the first human turn contains <video>"),
         _not_null("score", "every instruction has a score (not NaN)"),
         _between("score", "score is finite", low=-FLOAT_MAX, high=FLOAT_MAX),
-        _between("unparsed_timestamps", "every <t=...> timestamp is a plain number of seconds", low=0, high=0),
+        _between(
+            "unparsed_timestamps", "every <t=...> timestamp is a plain number of seconds", low=0, high=0
+        ),
         *_times(rules, "instruction timestamp", start="min_timestamp_s", end="min_timestamp_s"),
     ]
 
@@ -144,8 +181,9 @@ def tracks_suite(rules: Rules) -> list:
     return [
         *_unique_id("track_id", "tracks"),
         _non_blank("label", "every track has a label"),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="time_count", column_B="box_count",
-                                            description="one box per time"),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="time_count", column_B="box_count", description="one box per time"
+        ),
         _between("malformed_boxes", "every box has 4 coordinates", low=0, high=0),
         _between("inverted_boxes", "every box has x0 <= x1 and y0 <= y1", low=0, high=0),
         _between("min_box_coordinate", "box coordinates are fractions in [0, 1]", low=0),
@@ -167,17 +205,27 @@ def features_suite(rules: Rules) -> list:
         _not_null("feature_file", "every video with a file has its feature file"),
         _in_set("dtype", ("float32",), "features are float32"),
         _between("nonfinite_values", "features hold no NaN or inf", low=0, high=0),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="frames", column_B="time_count",
-                                            description="one time per feature row"),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="frames", column_B="time_count", description="one time per feature row"
+        ),
         _between("first_time_s", "frame times start at 0", low=0, high=rules.time_tolerance_s),
-        _between("last_time_error_s", "the last frame time is the video's end (both ends included)",
-                 high=max(rules.time_tolerance_s, 0.05)),
+        _between(
+            "last_time_error_s",
+            "the last frame time is the video's end (both ends included)",
+            high=max(rules.time_tolerance_s, 0.05),
+        ),
         _in_set("times_increasing", (True,), "frame times increase"),
         _in_set("same_video_file", (True,), "features were computed from the manifest's file (same sha256)"),
     ]
     if rules.num_frames is not None:
-        out.append(_between("frames", f"every feature file has M = {rules.num_frames} frames",
-                            low=rules.num_frames, high=rules.num_frames))  # fmt: skip
+        out.append(
+            _between(
+                "frames",
+                f"every feature file has M = {rules.num_frames} frames",
+                low=rules.num_frames,
+                high=rules.num_frames,
+            )
+        )
     if rules.feature_dim is not None:
         out.append(_in_set("dim", (rules.feature_dim,), f"feature width d = {rules.feature_dim}"))
     return out
@@ -196,12 +244,13 @@ SUITES: dict[str, Callable[[Rules], list]] = {
 
 
 def expectations_for(table: ValidationTable, rules: Rules) -> list:
-    """The table's rules; for a table without the contract's columns, only that check (its columns, exactly)."""
+    """The table's rules; for a table without the contract's columns, only that check (exact columns)."""
     if table.schema_ok:
         return SUITES[table.name](rules)
     return [
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=list(table.expected_columns), exact_match=True,
+            column_set=list(table.expected_columns),
+            exact_match=True,
             description=f"{table.name}.parquet is there with exactly the manifest contract's columns",
         )
-    ]  # fmt: skip
+    ]

@@ -8,7 +8,7 @@ A timestamp is what the model reads as one (``momentor.model.prompt.TIME_PATTERN
 ``12``, ``12.4``, ``-0.5``) in fewer than ``WINDOW`` characters. Anything else between ``<t=`` and ``>``
 (an exponent, ``.5``, letters, no ``>`` in the same row) counts as *unparsed*: it fails validation instead
 of being read as plain text by the model. Negative values parse, so that the "times >= 0" rule names them.
-Per row the result is the number of timestamps, their smallest and largest value, and how many are unparsed."""
+Per row the result is the number of timestamps, their smallest and largest value, and the unparsed count."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class TimestampStats:
 
 
 def timestamp_stats(column: pa.Array | pa.ChunkedArray, block_rows: int = 1 << 16) -> TimestampStats:
-    """Timestamp statistics of every row of a string column (nulls have none), ``block_rows`` rows at a time."""
+    """Timestamp statistics of every row of a string column (nulls have none), ``block_rows`` at a time."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     blocks = [chunk.slice(i, block_rows) for chunk in chunks for i in range(0, len(chunk), block_rows)]
     parts = [_block_stats(block) for block in blocks]
@@ -51,7 +51,9 @@ def _buffers(block: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         block = block.cast(pa.large_string())
     offset_type = np.int64 if pa.types.is_large_string(block.type) else np.int32
     _, offsets_buf, data_buf = block.buffers()
-    offsets = np.frombuffer(offsets_buf, offset_type)[block.offset : block.offset + len(block) + 1].astype(np.int64)
+    offsets = np.frombuffer(offsets_buf, offset_type)[block.offset : block.offset + len(block) + 1].astype(
+        np.int64
+    )
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     data = data[offsets[0] : offsets[-1]]
     return offsets - offsets[0], data
@@ -78,24 +80,33 @@ def _block_stats(block: pa.Array) -> TimestampStats:
     starts = np.flatnonzero(data == _LT)
     starts = starts[(padded[starts + 1] == _T) & (padded[starts + 2] == _EQ)]  # (k,) every "<t="
     row = np.searchsorted(offsets, starts, side="right") - 1  # (k,) its row
-    window = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[starts + 3]  # (k, WINDOW) bytes after it
+    window = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[
+        starts + 3
+    ]  # (k, WINDOW) bytes after it
     is_close = window == _GT
     length = is_close.argmax(axis=1)  # characters before the first ">"
     inside = _COLUMNS < length[:, None]  # (k, WINDOW) the number's characters
     digit = (window >= _ZERO) & (window <= _NINE)
     dot = window == _DOT
     sign = (_COLUMNS == 0) & (window == _MINUS)
-    lead = np.take_along_axis(digit, (window[:, :1] == _MINUS).astype(np.int64), axis=1)[:, 0]  # a digit first
+    lead = np.take_along_axis(digit, (window[:, :1] == _MINUS).astype(np.int64), axis=1)[
+        :, 0
+    ]  # a digit first
     ok = (
-        _rows_any(is_close) & lead & (starts + 3 + length < offsets[row + 1])  # closed inside its own row
-        & ~_rows_any(inside & ~(digit | dot | sign)) & (_rows_count(inside & dot) <= 1)
-    )  # fmt: skip
+        _rows_any(is_close)
+        & lead
+        & (starts + 3 + length < offsets[row + 1])  # closed inside its own row
+        & ~_rows_any(inside & ~(digit | dot | sign))
+        & (_rows_count(inside & dot) <= 1)
+    )
     values = np.full(len(starts), np.nan)
     if ok.any():  # the checked numbers, one after another, as Arrow strings; Arrow parses them
         every = ok.all()  # the usual case: no copy of the windows for a selection
         chars = window[inside] if every else window[ok][inside[ok]]
         ends = np.r_[0, np.cumsum(length if every else length[ok])].astype(np.int64)
-        numbers = pa.Array.from_buffers(pa.large_string(), len(ends) - 1, [None, pa.py_buffer(ends), pa.py_buffer(chars)])
+        numbers = pa.Array.from_buffers(
+            pa.large_string(), len(ends) - 1, [None, pa.py_buffer(ends), pa.py_buffer(chars)]
+        )
         values[ok] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
 
     count = np.bincount(row[ok], minlength=rows).astype(np.int64)
@@ -103,7 +114,9 @@ def _block_stats(block: pa.Array) -> TimestampStats:
     minimum, maximum = np.full(rows, np.nan), np.full(rows, np.nan)
     good_rows, good_values = row[ok], values[ok]
     if len(good_rows):
-        group = np.flatnonzero(np.r_[True, good_rows[1:] != good_rows[:-1]])  # rows are sorted: one run per row
+        group = np.flatnonzero(
+            np.r_[True, good_rows[1:] != good_rows[:-1]]
+        )  # rows are sorted: one run per row
         minimum[good_rows[group]] = np.minimum.reduceat(good_values, group)
         maximum[good_rows[group]] = np.maximum.reduceat(good_values, group)
     return TimestampStats(count, minimum, maximum, unparsed)

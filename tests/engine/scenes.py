@@ -26,7 +26,10 @@ def draw(frame: np.ndarray, colour: str, shape: str, box: tuple[float, float, fl
 
 
 def scene_video(
-    backgrounds: list[tuple[int, int, int]], frames_per_scene: int, size: int = 96, actor: str | None = "red circle"
+    backgrounds: list[tuple[int, int, int]],
+    frames_per_scene: int,
+    size: int = 96,
+    actor: str | None = "red circle",
 ) -> tuple[np.ndarray, list[list[tuple[float, float, float, float]]]]:
     """Scenes of plain backgrounds; ``actor`` ("colour shape") moves left to right in every scene.
 

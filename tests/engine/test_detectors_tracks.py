@@ -1,4 +1,4 @@
-"""The colour-shape detector on drawn shapes, the oracle detector, IoU linking and instance re-identification."""
+"""The colour-shape detector on drawn shapes, the oracle detector, IoU linking, instance re-identification."""
 
 import numpy as np
 import pytest
@@ -42,7 +42,7 @@ def test_oracle_returns_annotated_boxes_near_their_times_only():
 
 
 def test_linking_follows_a_moving_object_and_reidentifies_it_after_a_cut():
-    frames, boxes = scene_video([(20, 30, 80), (90, 55, 30)], frames_per_scene=8)
+    frames, _ = scene_video([(20, 30, 80), (90, 55, 30)], frames_per_scene=8)
     times = np.arange(len(frames)) * 0.25
     detector = ColourShapeDetector()
     detections = [detector(f, t) for f, t in zip(frames, times)]
@@ -56,13 +56,23 @@ def test_linking_follows_a_moving_object_and_reidentifies_it_after_a_cut():
 
 def test_tracks_survive_short_gaps_and_flicker_is_dropped():
     box = (0.1, 0.1, 0.3, 0.3)
-    per_frame = [[Detection("red square", box)], [], [Detection("red square", box)], [], [], [],
-                 [Detection("red square", box)], [Detection("blue circle", (0.6, 0.6, 0.8, 0.8))]]  # fmt: skip
+    per_frame = [
+        [Detection("red square", box)],
+        [],
+        [Detection("red square", box)],
+        [],
+        [],
+        [],
+        [Detection("red square", box)],
+        [Detection("blue circle", (0.6, 0.6, 0.8, 0.8))],
+    ]
     tracks = link_detections(per_frame, np.arange(8.0), min_iou=0.3, max_gap=1, prefix="t")
     # frames 0 and 2 join (one missed frame); frame 6 comes after 3 misses: a new track
     assert [(t.label, t.times) for t in tracks] == [
-        ("red square", [0.0, 2.0]), ("red square", [6.0]), ("blue circle", [7.0])
-    ]  # fmt: skip
+        ("red square", [0.0, 2.0]),
+        ("red square", [6.0]),
+        ("blue circle", [7.0]),
+    ]
     instances = join_instances(tracks, min_frames=2, prefix="i")
     assert [(i.label, i.times) for i in instances] == [("red square", [0.0, 2.0, 6.0])]
 

@@ -32,7 +32,10 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("engine")
     raw = {
         "paths": {"work": str(root / "work")},
-        "data": {"sources": [{"format": "sample", "path": str(root / "sample")}], "sample": {"num_videos": 6}},
+        "data": {
+            "sources": [{"format": "sample", "path": str(root / "sample")}],
+            "sample": {"num_videos": 6},
+        },
     }
     cfg = config.from_dict(raw)
     build_sample_corpus(cfg.data.sample, root / "sample")
@@ -79,7 +82,9 @@ def test_rerun_replaces_the_engines_rows_and_oracle_detector_runs(project, repor
     again = run_engine(oracle)
     instructions = read_table(f"{cfg.paths.work}/manifest", "instructions")
     assert len(instructions) == again["instructions"] and instructions["instruction_id"].is_unique
-    assert again["instance_labels_vs_annotated_tracks"]["f1"] > 0.99  # flicker shorter than 3 frames is dropped
+    assert (
+        again["instance_labels_vs_annotated_tracks"]["f1"] > 0.99
+    )  # flicker shorter than 3 frames is dropped
     segments = read_table(f"{cfg.paths.work}/manifest", "segments")
     assert (segments["origin"] == "engine").sum() == again["engine_segments"]
 
@@ -107,7 +112,9 @@ def test_engine_verb_writes_an_enriched_copy_and_leaves_the_input(project, capsy
     before = {p.name: p.read_bytes() for p in source.iterdir()}
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers(dest="verb"), common_parser())
-    args = parser.parse_args(["engine", "--params", str(params), "--manifest", str(source), "--out", str(tmp_path / "ds")])
+    args = parser.parse_args(
+        ["engine", "--params", str(params), "--manifest", str(source), "--out", str(tmp_path / "ds")]
+    )
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     assert "boundaries vs annotated (tolerance 1.0 s)" in out and "instructions kept" in out

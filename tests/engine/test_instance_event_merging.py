@@ -40,7 +40,9 @@ def test_activity_is_read_off_the_boxes(start, end, size_end, expected):
     def box(c, s):
         return [c[0] - 0.05 * s, c[1] - 0.05 * s, c[0] + 0.05 * s, c[1] + 0.05 * s]
 
-    boxes = np.array([box(start, 1.0), box(((start[0] + end[0]) / 2, (start[1] + end[1]) / 2), 1.0), box(end, size_end)])
+    boxes = np.array(
+        [box(start, 1.0), box(((start[0] + end[0]) / 2, (start[1] + end[1]) / 2), 1.0), box(end, size_end)]
+    )
     assert describe_activity(boxes) == expected
 
 

@@ -15,15 +15,21 @@ TIME = re.compile(r"<t=([0-9.]+)>")
 
 
 def _structure(event_scores=(1.0, 0.9, 0.4)) -> VideoStructure:
-    """Three events; a red circle moves right in event 0 and left in event 1, a blue square sits in event 2."""
+    """Three events: a red circle moves right in event 0 and left in event 1; a blue square sits in 2."""
     times = np.arange(0.0, 12.01, 0.5)
     segments = [(0.0, 4.0), (4.0, 8.0), (8.0, 12.0)]
     red_t = [t for t in times if t < 8.0]
-    red_boxes = [(0.1 + 0.08 * t, 0.4, 0.3 + 0.08 * t, 0.6) if t < 4 else (0.7 - 0.08 * (t - 4), 0.4, 0.9 - 0.08 * (t - 4), 0.6)
-                 for t in red_t]  # fmt: skip
+    red_boxes = [
+        (0.1 + 0.08 * t, 0.4, 0.3 + 0.08 * t, 0.6)
+        if t < 4
+        else (0.7 - 0.08 * (t - 4), 0.4, 0.9 - 0.08 * (t - 4), 0.6)
+        for t in red_t
+    ]
     red = Track("v/instance0", "red circle", red_t, red_boxes, [1.0] * len(red_t))
     blue_t = [t for t in times if t >= 8.0]
-    blue = Track("v/instance1", "blue square", blue_t, [(0.45, 0.45, 0.55, 0.55)] * len(blue_t), [0.8] * len(blue_t))
+    blue = Track(
+        "v/instance1", "blue square", blue_t, [(0.45, 0.45, 0.55, 0.55)] * len(blue_t), [0.8] * len(blue_t)
+    )
     matrix = build_matrix([red, blue], segments, times)
     captions = ["a red circle moves right", "a red circle moves left", "a blue square sits still"]
     return VideoStructure("v", 12.345, "train", segments, captions, list(event_scores), matrix, 0.3)
@@ -56,11 +62,15 @@ def test_answers_come_from_the_structure():
         by_task.setdefault(i.task, []).append(i)
     summary = {i.question: i.answer for i in by_task["instance_activity_summarization"]}
     red = next(a for q, a in summary.items() if "red circle" in q)
-    assert red == ("<t=0> ~ <t=4>: the red circle moves from left to right. "
-                   "<t=4> ~ <t=8>: the red circle moves from right to left.")  # fmt: skip
+    assert red == (
+        "<t=0> ~ <t=4>: the red circle moves from left to right. "
+        "<t=4> ~ <t=8>: the red circle moves from right to left."
+    )
     inferential = [i for i in by_task["inferential_segment_localization"] if "right to left" in i.question]
     assert len(inferential) == 1 and "<t=4>" in inferential[0].answer and "<t=8>" in inferential[0].answer
-    asks_return = [i for i in by_task["cross_segment_qa"] if "the red circle" in i.question]  # from ... see again
+    asks_return = [
+        i for i in by_task["cross_segment_qa"] if "the red circle" in i.question
+    ]  # from ... see again
     assert [i.answer.split(",")[0] for i in asks_return] == ["Yes", "No"]  # in events 0 and 1, not in 2
     # the blue square's support is presence 1 x detection score 0.8
     blue = [i for i in by_task["instance_qa"] if "blue square" in i.question]
@@ -71,7 +81,9 @@ def test_phrasing_is_deterministic_per_seed():
     video = _structure()
     first = generate_instructions(video, list(TASK_TYPES), seed=0)
     assert first == generate_instructions(video, list(TASK_TYPES), seed=0)
-    assert [i.question for i in first] != [i.question for i in generate_instructions(video, list(TASK_TYPES), seed=1)]
+    assert [i.question for i in first] != [
+        i.question for i in generate_instructions(video, list(TASK_TYPES), seed=1)
+    ]
 
 
 def test_timestamps_never_print_past_the_end():
@@ -84,8 +96,12 @@ def test_rows_keep_high_scores_and_carry_video_token_first():
     instructions = generate_instructions(video, ["gesm", *TASK_TYPES], seed=0)
     report = FilterReport()
     rows = instruction_rows("v", "train", instructions, 0.5, report)
-    assert len(rows) == sum(report.kept.values()) and len(rows) + sum(report.dropped.values()) == len(instructions)
-    assert all(r["score"] >= 0.5 for r in rows) and report.dropped["segment_captioning"] == 1  # event 2 scores 0.4
+    assert len(rows) == sum(report.kept.values()) and len(rows) + sum(report.dropped.values()) == len(
+        instructions
+    )
+    assert (
+        all(r["score"] >= 0.5 for r in rows) and report.dropped["segment_captioning"] == 1
+    )  # event 2 scores 0.4
     assert len({r["instruction_id"] for r in rows}) == len(rows)
     for row in rows:
         turns = json.loads(row["conversations"])
@@ -99,7 +115,9 @@ def test_rewrites_that_move_a_timestamp_are_rejected():
     moved = [turns[0], dict(turns[1], value=turns[1]["value"].replace("<t=4>", "<t=5>"))]
     assert rewrite_is_faithful(turns, polite)
     assert not rewrite_is_faithful(turns, moved)
-    assert not rewrite_is_faithful(turns, [dict(turns[0], value=turns[0]["value"].replace("<video>", "")), turns[1]])
+    assert not rewrite_is_faithful(
+        turns, [dict(turns[0], value=turns[0]["value"].replace("<video>", "")), turns[1]]
+    )
     assert not rewrite_is_faithful(turns, turns[:1])
 
     def rewriter(task, conv):

@@ -9,8 +9,16 @@ from momentor.validate.tables import ValidationTable
 
 
 def test_batches_hold_only_the_read_columns_and_isolate_wide_ones():
-    frame = pd.DataFrame({"instruction_id": ["a", "b"], "score": [0.1, 0.2], "end": [2.0, 3.0],
-                          "start": [1.0, 2.0], "conversations": ["x" * 1000, "y" * 1000], "unused": [1, 2]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "instruction_id": ["a", "b"],
+            "score": [0.1, 0.2],
+            "end": [2.0, 3.0],
+            "start": [1.0, 2.0],
+            "conversations": ["x" * 1000, "y" * 1000],
+            "unused": [1, 2],
+        }
+    )
     table = ValidationTable("instructions", frame, list(frame.columns), True)
     expectations = [
         gxe.ExpectColumnValuesToNotBeNull(column="score"),
@@ -18,8 +26,14 @@ def test_batches_hold_only_the_read_columns_and_isolate_wide_ones():
         gxe.ExpectColumnValuesToMatchRegex(column="conversations", regex="x"),
         gxe.ExpectColumnValuesToNotBeNull(column="conversations"),
     ]
-    batches = {name: (list(batch.columns), len(group)) for name, batch, group in column_batches(table, expectations, 1000)}
-    assert batches == {"instructions": (["score", "end", "start"], 2), "instructions.conversations": (["conversations"], 2)}
+    batches = {
+        name: (list(batch.columns), len(group))
+        for name, batch, group in column_batches(table, expectations, 1000)
+    }
+    assert batches == {
+        "instructions": (["score", "end", "start"], 2),
+        "instructions.conversations": (["conversations"], 2),
+    }
     small = column_batches(table, expectations, wide_bytes=10**9)
     assert [(name, list(batch.columns)) for name, batch, _ in small] == [
         ("instructions", ["score", "end", "start", "conversations"])

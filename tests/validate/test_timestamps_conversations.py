@@ -35,7 +35,9 @@ def test_blocks_and_chunks_do_not_change_the_result(block_rows):
     pieces = ["<t=12.4>", "<t=0>", "<t=1e3>", "x", "<t=7.25>", " ~ ", "<t=-1>"]
     rows = ["".join(rng.choice(pieces, rng.integers(0, 5))) for _ in range(200)]
     whole = timestamp_stats(pa.array(rows))
-    chunked = timestamp_stats(pa.chunked_array([rows[:77], rows[77:]], pa.large_string()), block_rows=block_rows)
+    chunked = timestamp_stats(
+        pa.chunked_array([rows[:77], rows[77:]], pa.large_string()), block_rows=block_rows
+    )
     for field in ("count", "unparsed", "minimum", "maximum"):
         np.testing.assert_array_equal(getattr(whole, field), getattr(chunked, field))
     expected = [len(TIME_PATTERN.findall(r)) for r in rows]  # what the model reads as timestamps
@@ -69,6 +71,10 @@ def test_conversation_shape():
 
 
 def test_video_token_must_be_in_the_first_human_turn():
-    rows = GOOD + [_turns(("human", "a"), ("gpt", "<video>")), _turns(("human", "no token"), ("gpt", "b")), None]
+    rows = GOOD + [
+        _turns(("human", "a"), ("gpt", "<video>")),
+        _turns(("human", "no token"), ("gpt", "b")),
+        None,
+    ]
     chunked = pa.chunked_array([rows[:2], rows[2:]])
     assert video_in_first_turn(chunked).tolist() == [True, True, True, False, False, False]

@@ -1,4 +1,4 @@
-"""``momentor validate`` end to end: a good manifest passes; each kind of bad data fails the right expectation."""
+"""``momentor validate`` end to end: a good manifest passes; each kind of bad data fails its expectation."""
 
 import argparse
 import hashlib
@@ -37,10 +37,16 @@ def _append(manifest: Path, name: str, rows: list[dict]) -> None:
 
 def _verb(cfg, tmp_path, *extra) -> int:
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"model": {"preset": "tiny"}, "paths": {"work": cfg.paths.work},
-                                      "data": {"feature_bf16": False,
-                                               "past_end_policy": cfg.data.past_end_policy},
-                                      "validate": {"stop_on_failure": cfg.validate.stop_on_failure}}))  # fmt: skip
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"preset": "tiny"},
+                "paths": {"work": cfg.paths.work},
+                "data": {"feature_bf16": False, "past_end_policy": cfg.data.past_end_policy},
+                "validate": {"stop_on_failure": cfg.validate.stop_on_failure},
+            }
+        )
+    )
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers(dest="verb"), common_parser())
     args = parser.parse_args(["validate", "--params", str(params), *extra])
@@ -56,8 +62,16 @@ def test_a_good_manifest_passes_and_writes_a_small_result(tmp_path, capsys):
     result = json.loads((report / "result.json").read_text())
     assert result["success"] is True and result["past_end_policy"] == "clip"
     assert result["tables"]["instructions"] == {"rows": 3, "expectations": 12, "failed": 0}
-    assert set(result["tables"]) == {"videos", "segments", "queries", "query_windows", "tracks", "frame_labels",
-                                     "instructions", "features"}  # fmt: skip
+    assert set(result["tables"]) == {
+        "videos",
+        "segments",
+        "queries",
+        "query_windows",
+        "tracks",
+        "frame_labels",
+        "instructions",
+        "features",
+    }
     assert not (report / "failures.json").exists()
     index = (report / "data_docs" / "index.html").read_text()
     assert "instructions" in index and "features" in index
@@ -70,37 +84,105 @@ def bad_project(tmp_path):
     manifest = write_good_manifest(cfg)
     work = Path(cfg.paths.work)
     (work / "videos" / "v4.mp4").write_bytes(b"x")
-    _append(manifest, "videos", [
-        {"video_id": "v3", "path": str(work / "videos" / "gone.mp4"), "duration": 5.0, "fps": 8.0,
-         "source": "sample", "split": "train", "sha256": "sha3"},
-        {"video_id": "v4", "path": str(work / "videos" / "v4.mp4"), "duration": 5.0, "fps": 8.0,
-         "source": "sample", "split": "val", "sha256": "sha4"},
-    ])  # fmt: skip
+    _append(
+        manifest,
+        "videos",
+        [
+            {
+                "video_id": "v3",
+                "path": str(work / "videos" / "gone.mp4"),
+                "duration": 5.0,
+                "fps": 8.0,
+                "source": "sample",
+                "split": "train",
+                "sha256": "sha3",
+            },
+            {
+                "video_id": "v4",
+                "path": str(work / "videos" / "v4.mp4"),
+                "duration": 5.0,
+                "fps": 8.0,
+                "source": "sample",
+                "split": "val",
+                "sha256": "sha4",
+            },
+        ],
+    )
     seg = {"video_id": "v0", "caption": "something", "origin": "gt"}
-    _append(manifest, "segments", [
-        {**seg, "segment_id": "bad_order", "start": 5.0, "end": 3.0},
-        {**seg, "segment_id": "bad_past", "video_id": "v1", "start": 2.0, "end": 9.0},
-        {**seg, "segment_id": "bad_caption", "start": 1.0, "end": 2.0, "caption": "   "},
-        {**seg, "segment_id": "bad_negative", "start": -1.0, "end": 2.0},
-        {**seg, "segment_id": "bad_video", "video_id": "nope", "start": 1.0, "end": 2.0},
-    ])  # fmt: skip
-    query = {"video_id": "v0", "text": "x", "split": "train", "source": "sample", "relevant_clip_ids": [],
-             "saliency_scores": []}  # fmt: skip
-    _append(manifest, "queries", [{**query, "query_id": "q0", "windows": [[1.0, 2.0]]},
-                                  {**query, "query_id": "bad_window", "windows": [[5.0, 1.0]]}])  # fmt: skip
+    _append(
+        manifest,
+        "segments",
+        [
+            {**seg, "segment_id": "bad_order", "start": 5.0, "end": 3.0},
+            {**seg, "segment_id": "bad_past", "video_id": "v1", "start": 2.0, "end": 9.0},
+            {**seg, "segment_id": "bad_caption", "start": 1.0, "end": 2.0, "caption": "   "},
+            {**seg, "segment_id": "bad_negative", "start": -1.0, "end": 2.0},
+            {**seg, "segment_id": "bad_video", "video_id": "nope", "start": 1.0, "end": 2.0},
+        ],
+    )
+    query = {
+        "video_id": "v0",
+        "text": "x",
+        "split": "train",
+        "source": "sample",
+        "relevant_clip_ids": [],
+        "saliency_scores": [],
+    }
+    _append(
+        manifest,
+        "queries",
+        [
+            {**query, "query_id": "q0", "windows": [[1.0, 2.0]]},
+            {**query, "query_id": "bad_window", "windows": [[5.0, 1.0]]},
+        ],
+    )
     ins = {"video_id": "v1", "task": "gesm", "score": 0.5, "split": "train"}
-    _append(manifest, "instructions", [
-        {**ins, "instruction_id": "i0", "conversations": conversation("Again?", "Yes.")},
-        {**ins, "instruction_id": "bad_task", "task": "captioning", "conversations": conversation("a", "b")},
-        {**ins, "instruction_id": "bad_video_token", "conversations": conversation("a", "b").replace("<video>\\n", "")},
-        {**ins, "instruction_id": "bad_score", "score": math.nan, "conversations": conversation("a", "b")},
-        {**ins, "instruction_id": "bad_past", "conversations": conversation("When?", "<t=2> ~ <t=99>.")},
-        {**ins, "instruction_id": "bad_time", "conversations": conversation("When?", "<t=1e3>.")},
-    ])  # fmt: skip
-    _append(manifest, "tracks", [
-        {"track_id": "bad_box", "video_id": "v0", "label": "x", "times": [1.0], "boxes": [[0.1, 0.1, 1.5, 0.3]]},
-        {"track_id": "bad_count", "video_id": "v0", "label": "x", "times": [1.0, 2.0], "boxes": [[0, 0, 1, 1]]},
-    ])  # fmt: skip
+    _append(
+        manifest,
+        "instructions",
+        [
+            {**ins, "instruction_id": "i0", "conversations": conversation("Again?", "Yes.")},
+            {
+                **ins,
+                "instruction_id": "bad_task",
+                "task": "captioning",
+                "conversations": conversation("a", "b"),
+            },
+            {
+                **ins,
+                "instruction_id": "bad_video_token",
+                "conversations": conversation("a", "b").replace("<video>\\n", ""),
+            },
+            {
+                **ins,
+                "instruction_id": "bad_score",
+                "score": math.nan,
+                "conversations": conversation("a", "b"),
+            },
+            {**ins, "instruction_id": "bad_past", "conversations": conversation("When?", "<t=2> ~ <t=99>.")},
+            {**ins, "instruction_id": "bad_time", "conversations": conversation("When?", "<t=1e3>.")},
+        ],
+    )
+    _append(
+        manifest,
+        "tracks",
+        [
+            {
+                "track_id": "bad_box",
+                "video_id": "v0",
+                "label": "x",
+                "times": [1.0],
+                "boxes": [[0.1, 0.1, 1.5, 0.3]],
+            },
+            {
+                "track_id": "bad_count",
+                "video_id": "v0",
+                "label": "x",
+                "times": [1.0, 2.0],
+                "boxes": [[0, 0, 1, 1]],
+            },
+        ],
+    )
     write_features(cfg, "v1", 8.5, "sha1", poison=float("nan"))
     write_features(cfg, "v4", 5.0, "sha4", d=7, dtype=torch.float64)
     return cfg
@@ -163,8 +245,11 @@ def test_a_failed_run_stops_with_a_readable_report_and_touches_nothing_else(bad_
 def test_without_stop_on_failure_the_run_exits_zero_and_records_the_failure(tmp_path):
     cfg = project_config(tmp_path, stop=False)
     manifest = write_good_manifest(cfg)
-    _append(manifest, "segments", [{"segment_id": "x", "video_id": "v0", "start": 3.0, "end": 1.0,
-                                    "caption": "c", "origin": "gt"}])  # fmt: skip
+    _append(
+        manifest,
+        "segments",
+        [{"segment_id": "x", "video_id": "v0", "start": 3.0, "end": 1.0, "caption": "c", "origin": "gt"}],
+    )
     assert _verb(cfg, tmp_path, "--suite", "manifest") == 0
     result = json.loads((Path(cfg.paths.work) / "validate" / "result.json").read_text())
     assert result["success"] is False and result["tables"]["segments"]["failed"] == 1
@@ -175,15 +260,30 @@ def test_without_stop_on_failure_the_run_exits_zero_and_records_the_failure(tmp_
 def test_past_end_rule_follows_the_policy(tmp_path, policy):
     cfg = project_config(tmp_path, policy=policy)
     manifest = write_good_manifest(cfg)
-    _append(manifest, "segments", [{"segment_id": "long", "video_id": "v0", "start": 6.0, "end": 12.0,
-                                    "caption": "c", "origin": "gt"}])  # fmt: skip
+    _append(
+        manifest,
+        "segments",
+        [{"segment_id": "long", "video_id": "v0", "start": 6.0, "end": 12.0, "caption": "c", "origin": "gt"}],
+    )
     run = validate(cfg, groups=["manifest"])
     if policy == "clip":
         assert _failed(run) == {("segments", "expect_column_values_to_be_between", "end_past_video_s")}
     else:
         assert run.success  # keep: ends past the video are allowed ...
-        _append(manifest, "segments", [{"segment_id": "after", "video_id": "v0", "start": 10.0, "end": 11.0,
-                                        "caption": "c", "origin": "gt"}])  # fmt: skip
+        _append(
+            manifest,
+            "segments",
+            [
+                {
+                    "segment_id": "after",
+                    "video_id": "v0",
+                    "start": 10.0,
+                    "end": 11.0,
+                    "caption": "c",
+                    "origin": "gt",
+                }
+            ],
+        )
         # ... but not a start at or after the end
         run = validate(cfg, groups=["manifest"])
         assert _failed(run) == {("segments", "expect_column_values_to_be_between", "start_past_video_s")}

@@ -1,9 +1,9 @@
 """One video through the engine's structure steps: boundaries, detections, instances, merging, the matrix.
 
-    sampled frames ──► scene scores ──► smoothed peaks ──► sub-segments ─┐
-          │                                                               ├─► merged events ──► Instance-Event matrix
-          └──► detector ──► IoU tracks ──► instances (label re-id) ───────┘
-                                                  frozen-encoder features ┘
+sampled frames ─► scene scores ─► smoothed peaks ─► sub-segments ──┐
+      │                                                            ├─► merged events ─► Instance-Event matrix
+      └─► detector ─► IoU tracks ─► instances (label re-id) ───────┤
+                                           frozen-encoder features ┘
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from momentor.config import EngineConfig
-from momentor.data.engine.boundaries import Boundaries, MatchCounts, detect_boundaries, segments_from_boundaries
+from momentor.data.engine.boundaries import (
+    Boundaries,
+    MatchCounts,
+    detect_boundaries,
+    segments_from_boundaries,
+)
 from momentor.data.engine.detectors import ColourShapeDetector, Detector, OracleDetector
 from momentor.data.engine.instance_event import InstanceEventMatrix, build_matrix
 from momentor.data.engine.merging import MergeDecision, merge_segments
@@ -70,7 +75,9 @@ def analyse_video(
         features: frozen-encoder frame features (k, d) of the video (the ``momentor features`` cache).
         feature_times: their times (k,).
     """
-    boundaries = detect_boundaries(frames, times, cfg.boundary_sigma, cfg.boundary_threshold, cfg.boundary_min_gap_s)
+    boundaries = detect_boundaries(
+        frames, times, cfg.boundary_sigma, cfg.boundary_threshold, cfg.boundary_min_gap_s
+    )
     sub_segments = segments_from_boundaries(boundaries.times, duration)
     tracks = link_detections(
         [detector(frame, float(t)) for frame, t in zip(frames, times)],
@@ -109,4 +116,4 @@ def instance_label_match(
 
 def engine_frame_count(duration: float, sample_fps: float) -> int:
     """Frames to sample for scene scores: ``sample_fps`` per second, both ends included (at least 2)."""
-    return max(2, int(round(duration * sample_fps)) + 1)
+    return max(2, round(duration * sample_fps) + 1)

@@ -14,6 +14,7 @@ Adjacent sub-segments are merged afterwards when they are semantically consisten
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -81,7 +82,7 @@ def detect_boundaries(
     smoothed = gaussian_filter1d(scores, sigma, mode="nearest") if sigma > 0 else scores
     score_times = (times[1:] + times[:-1]) / 2
     step = float(np.median(np.diff(times)))
-    distance = max(1, int(round(min_gap_s / step))) if step > 0 else 1
+    distance = max(1, round(min_gap_s / step)) if step > 0 else 1
     # pad with zeros so that a peak on the first or last frame pair is still a local maximum
     peaks, _ = find_peaks(np.pad(smoothed, 1), height=threshold, distance=distance)
     peaks = peaks - 1
@@ -91,7 +92,7 @@ def detect_boundaries(
 def segments_from_boundaries(boundaries: np.ndarray, duration: float) -> list[tuple[float, float]]:
     """The segments [0, b1], [b1, b2], ..., [bk, duration] that the boundary times cut a video into."""
     cuts = [0.0, *[float(b) for b in boundaries if 0.0 < b < duration], float(duration)]
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    return [(a, b) for a, b in pairwise(cuts) if b > a]
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ class MatchCounts:
 
     def __add__(self, other: MatchCounts) -> MatchCounts:
         return MatchCounts(
-            self.true_positives + other.true_positives, self.detected + other.detected, self.actual + other.actual
+            self.true_positives + other.true_positives,
+            self.detected + other.detected,
+            self.actual + other.actual,
         )
 
     def as_dict(self) -> dict:
@@ -132,7 +135,7 @@ class MatchCounts:
 
 
 def match_boundaries(detected: np.ndarray, actual: np.ndarray, tolerance_s: float) -> MatchCounts:
-    """Match detected to true boundaries one to one, closest pairs first, a pair counting when |d - a| <= tol."""
+    """Match detected to true boundaries one to one, closest pairs first; a pair counts if |d - a| <= tol."""
     detected, actual = np.asarray(detected, float), np.asarray(actual, float)
     if len(detected) == 0 or len(actual) == 0:
         return MatchCounts(0, len(detected), len(actual))

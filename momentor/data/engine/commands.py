@@ -8,10 +8,14 @@ import json
 
 def register(sub, common) -> None:
     p = sub.add_parser(
-        "engine", parents=[common], help="data engine: event boundaries, instance tracks, instructions (all 8 tasks)"
+        "engine",
+        parents=[common],
+        help="data engine: event boundaries, instance tracks, instructions (all 8 tasks)",
     )
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
-    p.add_argument("--out", default=None, help="write the enriched manifest here (default: update --manifest in place)")
+    p.add_argument(
+        "--out", default=None, help="write the enriched manifest here (default: update --manifest in place)"
+    )
     p.set_defaults(handler=engine)
 
 
@@ -21,21 +25,22 @@ def engine(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     report = run_engine(cfg, args.manifest, out_dir=args.out)
-    b = report["boundaries"]
+    b, kept = report["boundaries"], report["filtering"]
     print(
-        f"engine: {report['videos']} videos, {report['engine_segments']} events, {report['instances']} instances, "
-        f"{report['instructions']} instructions kept (score >= {report['filtering']['min_score']}), "
-        f"{sum(report['filtering']['dropped_low_score'].values())} dropped, {report['quarantined']} quarantined, "
-        f"{report['seconds']} s"
+        f"engine: {report['videos']} videos, {report['engine_segments']} events, "
+        f"{report['instances']} instances, {report['instructions']} instructions kept "
+        f"(score >= {kept['min_score']}), {sum(kept['dropped_low_score'].values())} dropped, "
+        f"{report['quarantined']} quarantined, {report['seconds']} s"
     )
     merged = b["after_merging"]
     if merged["actual"]:
         print(
-            f"  boundaries vs annotated (tolerance {b['tolerance_s']} s): precision {merged['precision']:.3f} "
-            f"recall {merged['recall']:.3f} F1 {merged['f1']:.3f} ({merged['true_positives']}/{merged['actual']}); "
+            f"  boundaries vs annotated (tolerance {b['tolerance_s']} s): "
+            f"precision {merged['precision']:.3f} recall {merged['recall']:.3f} F1 {merged['f1']:.3f} "
+            f"({merged['true_positives']}/{merged['actual']}); "
             f"before merging F1 {b['before_merging']['f1']:.3f}"
         )
-    print("  kept per task: " + json.dumps(report["filtering"]["kept"]))
+    print("  kept per task: " + json.dumps(kept["kept"]))
     if report["quarantined"]:
-        print(f"  {report['quarantined']} videos quarantined: see the manifest's quarantine.jsonl (stage engine)")
+        print(f"  {report['quarantined']} videos quarantined: see quarantine.jsonl (stage engine)")
     return 0

@@ -45,7 +45,7 @@ PALETTE = {
 
 
 class OracleDetector:
-    """The annotated boxes of one video's tracks at any time (nearest annotated frame within ``max_offset_s``)."""
+    """The annotated boxes of a video's tracks at any time (the nearest annotated frame, ``max_offset_s``)."""
 
     def __init__(self, tracks: Sequence[dict], max_offset_s: float):
         self.tracks = [
@@ -86,9 +86,9 @@ class ColourShapeDetector:
         self.min_saturation = min_saturation
         self.palette = dict(palette or PALETTE)
         self._names = list(self.palette)
-        self._refs = cv2.cvtColor(np.array([list(self.palette.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(
-            np.float32
-        )  # (colours, 3)
+        self._refs = cv2.cvtColor(np.array([list(self.palette.values())], np.uint8), cv2.COLOR_RGB2LAB)[
+            0
+        ].astype(np.float32)  # (colours, 3)
 
     def colour_map(self, frame: np.ndarray) -> np.ndarray:
         """Index of the nearest palette colour per pixel, -1 for background: (h, w, 3) -> (h, w) int."""
@@ -128,7 +128,9 @@ def outline_shape(mask: np.ndarray) -> tuple[str, float]:
     """
     h, w = mask.shape
     qh, qw = max(1, h // 4), max(1, w // 4)
-    corners = np.mean([mask[:qh, :qw].mean(), mask[:qh, -qw:].mean(), mask[-qh:, :qw].mean(), mask[-qh:, -qw:].mean()])
+    corners = np.mean(
+        [mask[:qh, :qw].mean(), mask[:qh, -qw:].mean(), mask[-qh:, :qw].mean(), mask[-qh:, -qw:].mean()]
+    )
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea)
     area = float(cv2.contourArea(contour))

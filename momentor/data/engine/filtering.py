@@ -36,7 +36,7 @@ def conversation(instruction: Instruction) -> Conversation:
 
 
 def rewrite_is_faithful(original: Conversation, rewritten: object) -> bool:
-    """Whether a rewrite keeps the roles, every timestamp of every turn, ``<video>`` first, and no empty turn."""
+    """Whether a rewrite keeps the roles, every timestamp of every turn, ``<video>`` first, no empty turn."""
     if not isinstance(rewritten, list) or len(rewritten) != len(original):
         return False
     for before, after in zip(original, rewritten):

@@ -31,7 +31,11 @@ class InstanceEventMatrix:
 
     def members(self, event: int, threshold: float) -> list[int]:
         """Indices of the instances that appear in ``event``."""
-        return [int(i) for i in np.flatnonzero(self.presence[:, event] >= threshold)] if len(self.instances) else []
+        return (
+            [int(i) for i in np.flatnonzero(self.presence[:, event] >= threshold)]
+            if len(self.instances)
+            else []
+        )
 
     def events_of(self, instance: int, threshold: float) -> list[int]:
         """Indices of the events that ``instance`` appears in."""

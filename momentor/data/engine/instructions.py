@@ -6,9 +6,10 @@ an event's score is how well its caption matches it (:mod:`momentor.data.engine.
 support in an event is its presence there times its mean detection score; an instruction built from several
 parts takes the weakest part's score. :mod:`momentor.data.engine.filtering` drops those below the threshold.
 
-Single-segment tasks: ``segment_captioning``, ``segment_qa``, ``instance_qa``, ``direct_segment_localization``,
-``inferential_segment_localization``; cross-segment: ``composite_segment_retrieval``,
-``instance_activity_summarization``, ``cross_segment_qa``; plus one ``gesm`` event sequence per video.
+Single-segment tasks: ``segment_captioning``, ``segment_qa``, ``instance_qa``,
+``direct_segment_localization``, ``inferential_segment_localization``; cross-segment:
+``composite_segment_retrieval``, ``instance_activity_summarization``, ``cross_segment_qa``; plus one ``gesm``
+event sequence per video.
 """
 
 from __future__ import annotations
@@ -115,13 +116,25 @@ def segment_qa(w: _Writer) -> Iterator[Instruction]:
     for e in range(len(w.video.segments)):
         s, t = w.ts(e)
         members = w.members(e)
-        yield w.pick("segment_qa", "count", w.video.event_scores[e], s=s, e=t, count=count_words(len(members)))
+        yield w.pick(
+            "segment_qa", "count", w.video.event_scores[e], s=s, e=t, count=count_words(len(members))
+        )
         if members:
             i = members[int(w.rng.integers(len(members)))]
             label, position = w.m.instances[i].label, describe_position(w.m.boxes_in(i, e))
-            yield w.pick("segment_qa", "present", w.support(i, e), s=s, e=t, label=label,
-                         activity=w.activity(i, e), position=position)
-        present = {w.m.instances[i].label for i in np.flatnonzero(w.m.presence[:, e] > 0)} if len(labels) else set()
+            yield w.pick(
+                "segment_qa",
+                "present",
+                w.support(i, e),
+                s=s,
+                e=t,
+                label=label,
+                activity=w.activity(i, e),
+                position=position,
+            )
+        present = (
+            {w.m.instances[i].label for i in np.flatnonzero(w.m.presence[:, e] > 0)} if len(labels) else set()
+        )
         absent = sorted(labels - present)
         if absent:
             label = absent[int(w.rng.integers(len(absent)))]
@@ -134,33 +147,60 @@ def instance_qa(w: _Writer) -> Iterator[Instruction]:
         for i in w.members(e):
             label, boxes = w.m.instances[i].label, w.m.boxes_in(i, e)
             kind = ("activity", "position")[int(w.rng.integers(2))]
-            yield w.pick("instance_qa", kind, w.support(i, e), s=s, e=t, label=label,
-                         activity=describe_activity(boxes), position=describe_position(boxes))
+            yield w.pick(
+                "instance_qa",
+                kind,
+                w.support(i, e),
+                s=s,
+                e=t,
+                label=label,
+                activity=describe_activity(boxes),
+                position=describe_position(boxes),
+            )
 
 
 def direct_segment_localization(w: _Writer) -> Iterator[Instruction]:
     for e, caption in enumerate(w.video.captions):
         s, t = w.ts(e)
-        yield w.pick("direct_segment_localization", "caption", w.video.event_scores[e], s=s, e=t, caption=caption)
+        yield w.pick(
+            "direct_segment_localization", "caption", w.video.event_scores[e], s=s, e=t, caption=caption
+        )
 
 
 def inferential_segment_localization(w: _Writer) -> Iterator[Instruction]:
     """Localize an event from what an instance does in it (unique in the video), or its first appearance."""
-    seen = [(i, e, w.m.instances[i].label, w.activity(i, e)) for e in range(len(w.video.segments)) for i in w.members(e)]
+    seen = [
+        (i, e, w.m.instances[i].label, w.activity(i, e))
+        for e in range(len(w.video.segments))
+        for i in w.members(e)
+    ]
     counts: dict[tuple[str, str], int] = {}
     for _, _, label, activity in seen:
         counts[label, activity] = counts.get((label, activity), 0) + 1
     for i, e, label, activity in seen:
         if counts[label, activity] == 1 and activity != "appears briefly":
             s, t = w.ts(e)
-            yield w.pick("inferential_segment_localization", "activity", w.support(i, e), s=s, e=t, label=label,
-                         activity=activity)
+            yield w.pick(
+                "inferential_segment_localization",
+                "activity",
+                w.support(i, e),
+                s=s,
+                e=t,
+                label=label,
+                activity=activity,
+            )
     for i, inst in enumerate(w.m.instances):
         events = w.m.events_of(i, w.video.presence_threshold)
         if events:
             s, t = w.ts(events[0])
-            yield w.pick("inferential_segment_localization", "first", w.support(i, events[0]), s=s, e=t,
-                         label=inst.label)
+            yield w.pick(
+                "inferential_segment_localization",
+                "first",
+                w.support(i, events[0]),
+                s=s,
+                e=t,
+                label=inst.label,
+            )
 
 
 def composite_segment_retrieval(w: _Writer) -> Iterator[Instruction]:
@@ -168,8 +208,17 @@ def composite_segment_retrieval(w: _Writer) -> Iterator[Instruction]:
     for a, b in combinations(range(len(v.segments)), 2):
         (s, t), (s2, t2) = w.ts(a), w.ts(b)
         kind = ("span", "both")[int(w.rng.integers(2))]
-        yield w.pick("composite_segment_retrieval", kind, min(v.event_scores[a], v.event_scores[b]), s=s, e=t,
-                     s2=s2, e2=t2, caption=v.captions[a], caption2=v.captions[b])
+        yield w.pick(
+            "composite_segment_retrieval",
+            kind,
+            min(v.event_scores[a], v.event_scores[b]),
+            s=s,
+            e=t,
+            s2=s2,
+            e2=t2,
+            caption=v.captions[a],
+            caption2=v.captions[b],
+        )
 
 
 def instance_activity_summarization(w: _Writer) -> Iterator[Instruction]:
@@ -177,7 +226,9 @@ def instance_activity_summarization(w: _Writer) -> Iterator[Instruction]:
         events = w.m.events_of(i, w.video.presence_threshold)
         if not events:
             continue
-        answer = " ".join(f"{w.ts(e)[0]} ~ {w.ts(e)[1]}: the {inst.label} {w.activity(i, e)}." for e in events)
+        answer = " ".join(
+            f"{w.ts(e)[0]} ~ {w.ts(e)[1]}: the {inst.label} {w.activity(i, e)}." for e in events
+        )
         score = min(w.support(i, e) for e in events)
         yield w.pick("instance_activity_summarization", "summary", score, label=inst.label, answer=answer)
 
@@ -187,17 +238,27 @@ def cross_segment_qa(w: _Writer) -> Iterator[Instruction]:
     for a in range(len(v.segments) - 1):
         b = a + 1
         (s, t), (s2, t2) = w.ts(a), w.ts(b)
-        pair = dict(s=s, e=t, s2=s2, e2=t2, caption=v.captions[a], caption2=v.captions[b])
+        pair = {"s": s, "e": t, "s2": s2, "e2": t2, "caption": v.captions[a], "caption2": v.captions[b]}
         score = min(v.event_scores[a], v.event_scores[b])
         yield w.pick("cross_segment_qa", "after", score, **pair)
         yield w.pick("cross_segment_qa", "before", score, **pair)
         for i in w.members(a):
             if w.m.presence[i, b] >= v.presence_threshold:
-                yield w.pick("cross_segment_qa", "shared", min(w.support(i, a), w.support(i, b)),
-                             label=w.m.instances[i].label, **pair)
+                yield w.pick(
+                    "cross_segment_qa",
+                    "shared",
+                    min(w.support(i, a), w.support(i, b)),
+                    label=w.m.instances[i].label,
+                    **pair,
+                )
             elif w.m.presence[i, b] == 0:
-                yield w.pick("cross_segment_qa", "not_shared", min(w.support(i, a), score),
-                             label=w.m.instances[i].label, **pair)
+                yield w.pick(
+                    "cross_segment_qa",
+                    "not_shared",
+                    min(w.support(i, a), score),
+                    label=w.m.instances[i].label,
+                    **pair,
+                )
 
 
 GENERATORS = {
@@ -217,7 +278,9 @@ def generate_instructions(video: VideoStructure, tasks: list[str], seed: int) ->
     """Instructions of the given task types (plus ``gesm`` if listed) for one video, in a seeded order."""
     unknown = sorted(set(tasks) - set(GENERATORS))
     if unknown:
-        raise ValueError(f"engine.tasks: unknown task type {unknown[0]!r}; use any of {', '.join(GENERATORS)}")
+        raise ValueError(
+            f"engine.tasks: unknown task type {unknown[0]!r}; use any of {', '.join(GENERATORS)}"
+        )
     if not video.segments:
         return []
     writer = _Writer(video, seeded_rng(seed, video.video_id))

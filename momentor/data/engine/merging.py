@@ -28,7 +28,9 @@ class MergeDecision:
     merged: bool
 
 
-def mean_features(features: np.ndarray, times: np.ndarray, segments: Sequence[tuple[float, float]]) -> np.ndarray:
+def mean_features(
+    features: np.ndarray, times: np.ndarray, segments: Sequence[tuple[float, float]]
+) -> np.ndarray:
     """Mean L2-normalised frame feature per segment: features (m, d), times (m,) -> (segments, d).
 
     A segment with no frame inside takes the frame nearest to its middle.
@@ -66,7 +68,7 @@ def merge_segments(
         segments: the sub-segments in order, tiling the video.
         features: frozen-encoder frame features (m, d) of the video.
         feature_times: their times (m,).
-        instances_in: segments -> the set of instance ids that appear in each (from the Instance-Event matrix).
+        instances_in: segments -> the set of instance ids that appear in each (the Instance-Event matrix).
         min_similarity: cosine similarity of mean features a pair needs to merge.
         min_instance_overlap: Jaccard overlap of instances a pair needs to merge.
 
@@ -84,7 +86,11 @@ def merge_segments(
             overlap = jaccard(members[k], members[k + 1])
             boundary = segments[k][1]
             decisions[boundary] = MergeDecision(boundary, similarity, overlap, merged=False)
-            if similarity >= min_similarity and overlap >= min_instance_overlap and similarity > best_similarity:
+            if (
+                similarity >= min_similarity
+                and overlap >= min_instance_overlap
+                and similarity > best_similarity
+            ):
                 best, best_similarity = k, similarity
         if best is None:
             break

@@ -68,8 +68,8 @@ def run_engine(
 ) -> dict:
     """Run the engine over the manifest; returns the report (also written to ``<paths.work>/engine``).
 
-    With ``out_dir`` the input manifest is left as it is and the enriched manifest (the input's tables with the
-    engine's segments and instructions swapped in) is written there: a pipeline step then owns its output
+    With ``out_dir`` the input manifest is left as it is and the enriched manifest (the input's tables with
+    the engine's segments and instructions swapped in) is written there: a pipeline step then owns its output
     folder (DVC forbids two stages writing one folder). Without it the manifest is updated in place.
     """
     from momentor.data.features import feature_dir, load_features
@@ -98,7 +98,10 @@ def run_engine(
         try:
             features, feature_times = load_features(_feature_file(features_dir, video.video_id))
             frames, times = sample_frames(
-                video.path, engine_frame_count(video.duration, ecfg.sample_fps), ecfg.frame_size, cfg.data.seek_gap_s
+                video.path,
+                engine_frame_count(video.duration, ecfg.sample_fps),
+                ecfg.frame_size,
+                cfg.data.seek_gap_s,
             )
         except BadInput as err:
             quarantine.add_error(video.video_id, video.path, err)
@@ -107,32 +110,71 @@ def run_engine(
         video_tracks = tracks_by_video.get(video.video_id, pd.DataFrame(columns=["label", "times", "boxes"]))
         detector = make_detector(ecfg, video_tracks.to_dict("records"), video.fps)
         analysis = analyse_video(
-            video.video_id, video.duration, frames, times, features.numpy(), feature_times.numpy(), detector, ecfg
+            video.video_id,
+            video.duration,
+            frames,
+            times,
+            features.numpy(),
+            feature_times.numpy(),
+            detector,
+            ecfg,
         )
         gt_triples = list(zip(gt["start"], gt["end"], gt["caption"]))
         captions, scores, caption_source = caption_events(
             analysis.matrix, gt_triples, ecfg.caption_source, ecfg.presence_threshold
         )
         structure = VideoStructure(
-            video.video_id, video.duration, video.split, analysis.segments, captions, scores, analysis.matrix,
-            ecfg.presence_threshold, {"detector": ecfg.detector, "captions": caption_source},
+            video.video_id,
+            video.duration,
+            video.split,
+            analysis.segments,
+            captions,
+            scores,
+            analysis.matrix,
+            ecfg.presence_threshold,
+            {"detector": ecfg.detector, "captions": caption_source},
         )
         rows += instruction_rows(
-            video.video_id, video.split, generate_instructions(structure, tasks, cfg.seed),
-            ecfg.min_instruction_score, filter_report, rewriter,
+            video.video_id,
+            video.split,
+            generate_instructions(structure, tasks, cfg.seed),
+            ecfg.min_instruction_score,
+            filter_report,
+            rewriter,
         )
         for e, ((start, end), caption) in enumerate(zip(analysis.segments, captions)):
             new_segments.append(
-                {"segment_id": f"{ENGINE_ID_PREFIX}{video.video_id}/{e}", "video_id": video.video_id,
-                 "start": start, "end": end, "caption": caption, "origin": "engine"}
+                {
+                    "segment_id": f"{ENGINE_ID_PREFIX}{video.video_id}/{e}",
+                    "video_id": video.video_id,
+                    "start": start,
+                    "end": end,
+                    "caption": caption,
+                    "origin": "engine",
+                }
             )
         for i, instance in enumerate(analysis.instances):
-            track_rows.append({"track_id": instance.track_id, "video_id": video.video_id, "label": instance.label,
-                               "times": instance.times, "boxes": [list(b) for b in instance.boxes]})
+            track_rows.append(
+                {
+                    "track_id": instance.track_id,
+                    "video_id": video.video_id,
+                    "label": instance.label,
+                    "times": instance.times,
+                    "boxes": [list(b) for b in instance.boxes],
+                }
+            )
             for e, (start, end) in enumerate(analysis.segments):
-                matrix_rows.append({"video_id": video.video_id, "instance_id": instance.track_id,
-                                    "label": instance.label, "event": e, "start": start, "end": end,
-                                    "presence": float(analysis.matrix.presence[i, e])})
+                matrix_rows.append(
+                    {
+                        "video_id": video.video_id,
+                        "instance_id": instance.track_id,
+                        "label": instance.label,
+                        "event": e,
+                        "start": start,
+                        "end": end,
+                        "presence": float(analysis.matrix.presence[i, e]),
+                    }
+                )
         if len(video_tracks):
             oracle = oracle_for(video_tracks.to_dict("records"), video.fps)
             label_match += instance_label_match(analysis.instances, oracle, times)
@@ -144,9 +186,9 @@ def run_engine(
             per_source[video.source] = per_source.get(video.source, MatchCounts(0, 0, 0)) + found
 
     pq.write_table(to_arrow("tracks", track_rows), report_dir / "tracks.parquet")
-    pd.DataFrame(matrix_rows, columns=["video_id", "instance_id", "label", "event", "start", "end", "presence"]).to_parquet(
-        report_dir / "instance_event.parquet", index=False
-    )
+    pd.DataFrame(
+        matrix_rows, columns=["video_id", "instance_id", "label", "event", "start", "end", "presence"]
+    ).to_parquet(report_dir / "instance_event.parquet", index=False)
     _replace_engine_rows(manifest_dir, "segments", "segment_id", new_segments)
     _replace_engine_rows(manifest_dir, "instructions", "instruction_id", rows)
     report = {
@@ -183,7 +225,7 @@ def _copy_manifest(source: Path, target: Path) -> Path:
 
 
 def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: list[dict]) -> None:
-    """Swap the engine's rows of a manifest table for ``rows``, keeping every other row (streamed by Arrow)."""
+    """Swap the engine's rows of a manifest table for ``rows``, keeping every other row (all in Arrow)."""
     path = table_path(manifest_dir, name)
     kept = pq.read_table(path, schema=SCHEMAS[name])
     kept = kept.filter(pc.invert(pc.starts_with(kept[id_column], ENGINE_ID_PREFIX)))

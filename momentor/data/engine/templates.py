@@ -2,8 +2,9 @@
 
 Each template is a ``(question, answer)`` pair of format strings. Fields: ``{s}``/``{e}`` (timestamps of the
 event, already written as ``<t=...>``), ``{caption}``, ``{label}`` (``{a_label}`` with its article),
-``{activity}`` (a verb phrase, "moves upward"; ``{activity_base}`` its base form, "move upward"), ``{position}``,
-``{count}``, ``{s2}``/``{e2}``/``{caption2}`` (a second event), ``{answer}`` (an answer built by the generator,
+``{activity}`` (a verb phrase, "moves upward"; ``{activity_base}`` its base form, "move upward"),
+``{position}``, ``{count}``, ``{s2}``/``{e2}``/``{caption2}`` (a second event), ``{answer}`` (an answer built
+by the generator,
 e.g. a list of timed activities). The generator picks one phrasing per instruction with a seeded generator,
 so the same seed gives the same instructions. The question gets ``<video>`` in front in the generator, not
 here: the first human turn always carries it.
@@ -76,12 +77,17 @@ TEMPLATES: dict[str, dict[str, list[tuple[str, str]]]] = {
     },
     "composite_segment_retrieval": {
         "span": [
-            ("Find the part of the video that starts when {caption} and ends when {caption2}.", "{s} ~ {e2}."),
+            (
+                "Find the part of the video that starts when {caption} and ends when {caption2}.",
+                "{s} ~ {e2}.",
+            ),
             ("Give the span from the moment {caption} to the moment {caption2}.", "From {s} to {e2}."),
         ],
         "both": [
-            ("When do these two events happen: {caption}; and {caption2}?", "The first from {s} to {e}, "
-             "the second from {s2} to {e2}."),
+            (
+                "When do these two events happen: {caption}; and {caption2}?",
+                "The first from {s} to {e}, the second from {s2} to {e2}.",
+            ),
             ("Localize both: {caption}, and {caption2}.", "{s} ~ {e} and {s2} ~ {e2}."),
         ],
     },
@@ -102,12 +108,21 @@ TEMPLATES: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("Before the moment when {caption2}, what was happening?", "Before that, {caption} ({s} ~ {e})."),
         ],
         "shared": [
-            ("Is the {label} seen during {s} ~ {e} also seen during {s2} ~ {e2}?", "Yes, it appears in both."),
+            (
+                "Is the {label} seen during {s} ~ {e} also seen during {s2} ~ {e2}?",
+                "Yes, it appears in both.",
+            ),
             ("Does the {label} from {s} ~ {e} come back between {s2} and {e2}?", "Yes, it is there again."),
         ],
         "not_shared": [
-            ("Is the {label} seen during {s} ~ {e} also seen during {s2} ~ {e2}?", "No, it is not there then."),
-            ("Does the {label} from {s} ~ {e} come back between {s2} and {e2}?", "No, it does not come back then."),
+            (
+                "Is the {label} seen during {s} ~ {e} also seen during {s2} ~ {e2}?",
+                "No, it is not there then.",
+            ),
+            (
+                "Does the {label} from {s} ~ {e} come back between {s2} and {e2}?",
+                "No, it does not come back then.",
+            ),
         ],
     },
 }
@@ -124,7 +139,7 @@ def with_article(noun: str) -> str:
 
 
 def base_form(phrase: str) -> str:
-    """"moves upward" -> "move upward" (the activity verbs are regular third-person forms)."""
+    """ "moves upward" -> "move upward" (the activity verbs are regular third-person forms)."""
     verb, _, rest = phrase.partition(" ")
     verb = verb[:-1] if verb.endswith("s") and not verb.endswith("ss") else verb
     return f"{verb} {rest}".strip()
@@ -133,7 +148,11 @@ def base_form(phrase: str) -> str:
 def fill(template: tuple[str, str], **fields: str) -> tuple[str, str]:
     """Fill a (question, answer) template; derived fields (``{Caption}``, ``{Count}``, ``{a_label}``,
     ``{activity_base}``) are added from the given ones."""
-    extra = {key.capitalize(): fields[key][:1].upper() + fields[key][1:] for key in ("caption", "count") if key in fields}
+    extra = {
+        key.capitalize(): fields[key][:1].upper() + fields[key][1:]
+        for key in ("caption", "count")
+        if key in fields
+    }
     if "label" in fields:
         extra["a_label"] = with_article(fields["label"])
     if "activity" in fields:
