@@ -78,10 +78,13 @@ def _unique_id(column: str, table: str):
 
 
 def _times(rules: Rules, table: str, start: str = "start", end: str = "end") -> list:
-    """start >= 0, start < end, and the past-end policy against the video's duration."""
+    """The row's video exists; start >= 0, start < end; the past-end policy against the video's duration.
+
+    ``table`` names what a row is ("segment", "instruction timestamp"); its first word names the row.
+    """
     tol = rules.time_tolerance_s
     out = [
-        _not_null("video_duration", f"every {table} row's video is in videos.parquet"),
+        _not_null("video_duration", f"every {table.split()[0]}'s video is in videos.parquet"),
         _between(start, f"{table} times are >= 0", low=0),
     ]
     if end != start:
