@@ -33,7 +33,12 @@ QUICK = ["model.preset=tiny", "data.sample.num_videos=8", "train.gesm.max_steps=
 
 
 def copy_project(target: Path) -> None:
-    ignore = shutil.ignore_patterns(".venv", "work", "data", ".git", ".dvc-remote", "__pycache__", "bench")
+    top_level = {".venv", "work", "data", ".git", ".dvc-remote", "bench", "data.dvc"}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = {n for n in names if n == "__pycache__"}
+        return skip | (top_level & set(names) if Path(folder) == ROOT else set())
+
     shutil.copytree(ROOT, target, ignore=ignore)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench", "--no-verify"]):
         subprocess.run(cmd, cwd=target, check=True, capture_output=True,

@@ -300,3 +300,12 @@ def test_a_missing_or_misshapen_table_is_named(tmp_path):
         ("tracks", "expect_table_columns_to_match_set", None),
         ("frame_labels", "expect_table_columns_to_match_set", None),
     }
+
+
+def test_a_relative_report_folder_works(tmp_path, monkeypatch, capsys):
+    # DVC and the README pass relative paths; GX's Data Docs store refuses them unless resolved
+    cfg = project_config(tmp_path)
+    write_good_manifest(cfg)
+    monkeypatch.chdir(tmp_path)
+    assert _verb(cfg, tmp_path, "--report", "relative/report") == 0
+    assert (tmp_path / "relative" / "report" / "data_docs" / "index.html").exists()
