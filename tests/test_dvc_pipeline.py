@@ -1,0 +1,83 @@
+"""The DVC pipeline: every stage is a momentor verb whose arguments parse; the whole run on the tiny preset (slow)."""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from momentor import cli, config
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _stage_commands():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        cmds = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
+        for cmd in cmds:
+            yield name, shlex.split(cmd)
+
+
+def test_every_stage_is_a_momentor_verb_whose_arguments_parse():
+    parser = cli.build_parser()
+    names = []
+    for name, argv in _stage_commands():
+        assert argv[0] == "momentor", f"stage {name} runs {argv[0]}, not a momentor verb"
+        args = parser.parse_args(argv[1:])  # exits (SystemExit) on an unknown flag
+        assert args.handler is not None
+        names.append(name)
+    assert names[0] == "ingest" and "gate" in names and names[-1] == "report"
+
+
+def test_dvc_sees_the_pipeline_in_order():
+    out = subprocess.run([str(BIN / "dvc"), "dag", "--md"], cwd=ROOT, capture_output=True, text=True, check=True)
+    nodes = dict(re.findall(r'(node\d+)\["([^"]+)"\]', out.stdout))
+    edges = {(nodes[a], nodes[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", out.stdout)}
+    for edge in [("data.dvc", "ingest"), ("ingest", "features"), ("features", "validate"), ("validate", "engine"),
+                 ("engine", "validate_instructions"), ("train_gesm", "train_instruct"), ("evaluate", "gate"),
+                 ("gate", "promote"), ("export", "promote")]:
+        assert edge in edges, f"dvc.yaml lost the edge {edge}"
+
+
+def _copy_project(target: Path) -> None:
+    top = {".venv", "work", "data", ".git", ".dvc-remote", "bench"}
+    shutil.copytree(ROOT, target, ignore=lambda folder, names: {n for n in names if n == "__pycache__"}
+                    | (top & set(names) if Path(folder) == ROOT else set()))
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_dvc_repro_runs_the_whole_pipeline_then_nothing(tmp_path):
+    project = tmp_path / "momentor"
+    _copy_project(project)
+    overrides = ["model.preset=tiny", "data.sample.num_videos=8", "train.gesm.max_steps=3", "train.instruct.max_steps=3"]
+    (project / "params.yaml").write_text(config.dump(config.load(project / "params.yaml", overrides)))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MOMENTOR_TIMINGS": str(tmp_path / "t.jsonl"),
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    run = lambda *cmd: subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True, text=True)  # noqa: E731
+    run("git", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "t")
+    run("momentor", "sample-data")
+    run("dvc", "add", "-q", "data")
+    (tmp_path / "t.jsonl").unlink()
+    run("dvc", "repro")
+    verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert verbs[:4] == ["ingest", "features", "validate", "engine"] and verbs[-1] == "report"
+    decision = json.loads((project / "work/eval/decision.json").read_text())
+    assert decision["passed"] is True
+    assert json.loads((project / "work/eval/promotion.json").read_text())["promoted"] is True
+    assert (project / "work/export/encoder.onnx").exists() and (project / "work/report/index.html").exists()
+    metrics = run("dvc", "metrics", "show", "--json").stdout
+    assert "R1@0.5" in metrics
+    (tmp_path / "t.jsonl").unlink()
+    assert "up to date" in run("dvc", "repro").stdout.lower() or not (tmp_path / "t.jsonl").exists()
+    assert not (tmp_path / "t.jsonl").exists(), "a second dvc repro with nothing changed ran a stage again"
