@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import yaml
 
+from momentor.data.tasks import TASK_TYPES
+
 
 class ConfigError(ValueError):
     """A config key or value that is not allowed; the message names it and what to do."""
@@ -115,18 +117,7 @@ class EngineConfig:
     caption_source: Literal["auto", "gt", "instances"] = "auto"  # event captions (see data/engine/captions.py)
     min_instruction_score: float = 0.5  # instructions scoring below this are dropped
     gesm: bool = True  # also write one GESM event sequence per video
-    tasks: list[str] = field(
-        default_factory=lambda: [
-            "segment_captioning",
-            "segment_qa",
-            "instance_qa",
-            "direct_segment_localization",
-            "inferential_segment_localization",
-            "composite_segment_retrieval",
-            "instance_activity_summarization",
-            "cross_segment_qa",
-        ]
-    )
+    tasks: list[str] = field(default_factory=lambda: list(TASK_TYPES))
 
 
 @dataclass

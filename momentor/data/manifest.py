@@ -48,17 +48,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TASKS = (
-    "gesm",
-    "segment_captioning",
-    "segment_qa",
-    "instance_qa",
-    "direct_segment_localization",
-    "inferential_segment_localization",
-    "composite_segment_retrieval",
-    "instance_activity_summarization",
-    "cross_segment_qa",
-)
+from momentor.data.tasks import GESM, TASK_TYPES
+
+TASKS = (GESM, *TASK_TYPES)
 SPLITS = ("train", "val", "test")
 ORIGINS = ("gt", "engine")
 

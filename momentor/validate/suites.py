@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from momentor.data.formats import FORMATS
 from momentor.data.manifest import ORIGINS, SPLITS, TASKS
 from momentor.validate.conversations import NON_BLANK
 from momentor.validate.gx import gxe
@@ -32,16 +33,7 @@ GROUPS = {
     "instructions": ("instructions",),
     "features": ("features",),
 }
-SOURCES = (
-    "sample",
-    "charades_sta",
-    "activitynet_captions",
-    "qvhighlights",
-    "youcook2",
-    "breakfast",
-    "moment10m",
-    "gesm",
-)
+SOURCES = FORMATS  # every format a reader exists for
 
 
 @dataclass(frozen=True)
