@@ -31,10 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from momentor.train.launch import passive_thread_waits  # noqa: E402
+
+passive_thread_waits()  # before torch is imported (the training verb does the same)
+import torch  # noqa: E402
 
 from bench.common import report, row
 from momentor import config as config_lib

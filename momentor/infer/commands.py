@@ -47,6 +47,9 @@ def register(sub, common) -> None:
 
 
 def predict(args: argparse.Namespace) -> int:
+    from momentor.train.launch import passive_thread_waits
+
+    passive_thread_waits()  # before torch is imported
     from momentor.cli import load_config
     from momentor.infer.predict import predict as run_predict
 
@@ -79,6 +82,9 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def ask(args: argparse.Namespace) -> int:
+    from momentor.train.launch import passive_thread_waits
+
+    passive_thread_waits()  # before torch is imported
     from momentor.cli import load_config
     from momentor.data.quarantine import BadInput
     from momentor.infer.ask import ask as run_ask

@@ -26,6 +26,9 @@ def register(sub, common) -> None:
 
 
 def train(args: argparse.Namespace) -> int:
+    from momentor.train.launch import passive_thread_waits
+
+    passive_thread_waits()  # before torch is imported
     from momentor.cli import load_config
     from momentor.train.loop import train as run_training
 
