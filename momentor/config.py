@@ -149,6 +149,7 @@ class StageConfig:
     epochs: float = 1.0
     max_steps: int | None = None  # stop after this many optimizer steps (None = epochs decide)
     lr: float = 1e-3
+    tasks: list[str] | None = None  # instruction tasks read (None: gesm -> gesm, instruct -> the 8 task types)
 
 
 @dataclass

@@ -67,17 +67,28 @@ def align_examples(videos: pd.DataFrame, segments: pd.DataFrame) -> list[Example
     return out
 
 
-def stage_examples(manifest_dir: str | Path, stage: str, split: str = "train") -> list[Example]:
-    """The examples of ``stage`` in ``split`` (manifest order, which the data engine keeps stable)."""
+def stage_examples(
+    manifest_dir: str | Path, stage: str, split: str = "train", tasks: list[str] | None = None
+) -> list[Example]:
+    """The examples of ``stage`` in ``split`` (manifest order, which the data engine keeps stable).
+
+    ``tasks`` replaces the stage's own task types (``train.<stage>.tasks``), e.g. the 8 types plus ``gesm``
+    so that instruction tuning keeps rehearsing the event-sequence format.
+    """
     videos = read_table(manifest_dir, "videos")
     videos = videos[videos["split"] == split]
     if stage == "align":
+        if tasks:
+            raise ValueError("train.align.tasks: the align stage reads segments, not instructions; leave it null")
         segments = read_table(manifest_dir, "segments")
         return align_examples(videos, segments[segments["video_id"].isin(videos["video_id"])])
     if stage not in STAGE_TASKS:
         raise ValueError(f"unknown training stage {stage!r}; use align, gesm or instruct")
+    unknown = sorted(set(tasks or ()) - set(TASKS))
+    if unknown:
+        raise ValueError(f"train.{stage}.tasks: unknown task types {unknown}; use some of {', '.join(TASKS)}")
     rows = read_table(manifest_dir, "instructions")
-    rows = rows[(rows["split"] == split) & rows["task"].isin(STAGE_TASKS[stage])]
+    rows = rows[(rows["split"] == split) & rows["task"].isin(tasks or STAGE_TASKS[stage])]
     durations = dict(zip(videos["video_id"], videos["duration"]))
     rows = rows[rows["video_id"].isin(durations)]
     return [

@@ -85,7 +85,7 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
     from momentor.data.features import feature_dir
 
     features = feature_dir(cfg)
-    examples = stage_examples(manifest_dir, stage)
+    examples = stage_examples(manifest_dir, stage, tasks=getattr(cfg.train, stage).tasks)
     dataset = StageDataset(
         examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length
     )

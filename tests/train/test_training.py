@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from momentor.model.builders import build_model
 from momentor.model.momentor import collate
 from momentor.train import checkpointing
-from momentor.train.dataset import stage_examples
+from momentor.train.dataset import STAGE_TASKS, stage_examples
 from momentor.train.deepspeed_config import bf16_hardware
 from momentor.train.engine import enable_gradient_checkpointing
 from momentor.train.loop import train
@@ -183,3 +183,13 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_cfg):
         grads.append({k: p.grad.clone() for k, p in model.trainable_parameters().items()})
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-5, atol=1e-7)
+
+
+def test_stage_tasks_choose_the_instructions(tiny_cfg):
+    manifest = f"{tiny_cfg().paths.work}/manifest"
+    instruct = stage_examples(manifest, "instruct")
+    rehearse = stage_examples(manifest, "instruct", tasks=list(STAGE_TASKS["instruct"]) + ["gesm"])
+    gesm = stage_examples(manifest, "gesm")
+    assert len(rehearse) == len(instruct) + len(gesm) and set(gesm) <= set(rehearse)
+    with pytest.raises(ValueError, match="train.instruct.tasks: unknown task types \\['grounding'\\]"):
+        stage_examples(manifest, "instruct", tasks=["grounding"])
