@@ -148,7 +148,7 @@ class StageConfig:
     enabled: bool = True
     epochs: float = 1.0
     max_steps: int | None = None  # stop after this many optimizer steps (None = epochs decide)
-    lr: float = 1e-3
+    lr: float = 1e-2  # the cpu preset's rate (only the projection and temporal tables train); paper: 2e-5
     tasks: list[str] | None = None  # instruction tasks read (None: gesm -> gesm, instruct -> the 8 task types)
 
 
@@ -157,7 +157,7 @@ class TrainConfig:
     """Training recipe shared by all stages (the paper's recipe is the ``paper`` preset's default)."""
 
     seed: int = 0
-    micro_batch_size: int = 4
+    micro_batch_size: int = 8
     gradient_accumulation_steps: int = 1
     weight_decay: float = 0.0
     warmup_ratio: float = 0.01
@@ -168,8 +168,8 @@ class TrainConfig:
     kill_at_step: int | None = None  # debugging: the process SIGKILLs itself after this step (resume tests)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
-    gesm: StageConfig = field(default_factory=StageConfig)
-    instruct: StageConfig = field(default_factory=StageConfig)
+    gesm: StageConfig = field(default_factory=lambda: StageConfig(epochs=5.0))  # 34 sequences: 5 passes
+    instruct: StageConfig = field(default_factory=lambda: StageConfig(epochs=2.0))
 
 
 @dataclass
