@@ -169,7 +169,9 @@ class TrainConfig:
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
     gesm: StageConfig = field(default_factory=lambda: StageConfig(epochs=5.0))  # 34 sequences: 5 passes
-    instruct: StageConfig = field(default_factory=lambda: StageConfig(epochs=2.0))
+    # the 8 task types plus GESM rehearsal: without it the cpu preset forgot the event-sequence answer format
+    # during instruction tuning (dense captions came out as "." after the timestamps)
+    instruct: StageConfig = field(default_factory=lambda: StageConfig(epochs=2.0, tasks=[*TASK_TYPES, "gesm"]))
 
 
 @dataclass

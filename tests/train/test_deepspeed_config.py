@@ -52,6 +52,7 @@ def test_paper_recipe_is_the_paper_presets_defaults():
     assert cfg.model.preset == "paper"
     for stage in (cfg.train.gesm, cfg.train.instruct):
         assert stage.lr == 2e-5 and stage.epochs == 2.0 and stage.max_steps is None
+    assert cfg.train.instruct.tasks is None  # the 8 task types, no GESM rehearsal
     ds = deepspeed_config(
         cfg.train, cfg.train.instruct, total_steps=1000, warmup_steps=10, world_size=8, bf16=True
     )
