@@ -298,7 +298,14 @@ def _check(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(f"config type {tp} of {key} is not supported")  # a bug in this module, not in the input
 
 
-def _build(cls: type, raw: dict, prefix: str = "") -> Any:
+def _build(cls: type, raw: dict, prefix: str = "", base: Any = None) -> Any:
+    """``cls`` from a partial mapping: keys not given keep the defaults of ``base`` (default: ``cls()``).
+
+    A section's defaults are its parent field's default, not its class's: ``train.gesm`` and
+    ``train.instruct`` are both StageConfig with different epochs, and ``-S train.gesm.max_steps=3`` must not
+    reset the gesm epochs to the class default.
+    """
+    base = cls() if base is None else base
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
@@ -307,8 +314,14 @@ def _build(cls: type, raw: dict, prefix: str = "") -> Any:
         raise ConfigError(
             f"unknown config key {where}{unknown[0]!s}; allowed keys here: {', '.join(sorted(names))}"
         )
-    kwargs = {k: _check(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in raw.items()}
-    return cls(**kwargs)
+    kwargs = {}
+    for k, v in raw.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if dataclasses.is_dataclass(hints[k]) and isinstance(v, dict):
+            kwargs[k] = _build(hints[k], v, key, base=getattr(base, k))
+        else:
+            kwargs[k] = _check(v, hints[k], key)
+    return dataclasses.replace(base, **kwargs)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

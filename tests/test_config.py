@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,13 @@ def test_bad_values_name_the_key(override, fragment):
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(config.ConfigError, match="--params"):
         config.load(tmp_path / "nope.yaml")
+
+
+def test_a_partial_section_keeps_its_own_defaults_not_its_class_defaults():
+    # train.gesm and train.instruct are both StageConfig with different epochs and tasks
+    cfg = config.from_dict({}, ["train.gesm.max_steps=3", "train.instruct.lr=0.5"])
+    defaults = config.Config()
+    assert cfg.train.gesm == dataclasses.replace(defaults.train.gesm, max_steps=3)
+    assert cfg.train.instruct == dataclasses.replace(defaults.train.instruct, lr=0.5)
+    assert cfg.train.gesm.epochs != cfg.train.instruct.epochs  # the case that needs it
+    assert cfg.train.align.enabled is False
