@@ -150,6 +150,7 @@ class StageConfig:
     max_steps: int | None = None  # stop after this many optimizer steps (None = epochs decide)
     lr: float = 1e-2  # the cpu preset's rate (only the projection and temporal tables train); paper: 2e-5
     tasks: list[str] | None = None  # instruction tasks read (None: gesm -> gesm, instruct -> the 8 task types)
+    task_repeats: dict[str, int] = field(default_factory=dict)  # {task: k}: its examples count k times per epoch
 
 
 @dataclass
@@ -383,6 +384,9 @@ def _validate_values(cfg: Config) -> None:
         stage = getattr(cfg.train, name)
         if stage.lr <= 0:
             raise ConfigError(f"train.{name}.lr: {stage.lr} must be positive")
+        for task, k in stage.task_repeats.items():
+            if k < 1:
+                raise ConfigError(f"train.{name}.task_repeats.{task}: {k} is too small; use a whole number of at least 1")
     if not 0 <= cfg.train.warmup_ratio < 1:
         raise ConfigError(f"train.warmup_ratio: {cfg.train.warmup_ratio} must be in [0, 1)")
     splits = cfg.data.sample.splits

@@ -30,6 +30,7 @@ def test_override_sets_nested_value_with_yaml_types():
         ("model.preset=huge", "model.preset: 'huge' is not allowed"),
         ("train.micro_batch_size=two", "train.micro_batch_size: expected a whole number"),
         ("train.micro_batch_size=0", "train.micro_batch_size: 0 is too small"),
+        ("train.instruct.task_repeats={gesm: 0}", "train.instruct.task_repeats.gesm: 0 is too small"),
         ("model.ntp=1", "model.ntp: expected true or false"),
         ("data.sample.splits={train: 0.5, val: 0.1, test: 0.1}", "must sum to 1"),
         ("nokey", "not of the form key.path=value"),

@@ -68,12 +68,18 @@ def align_examples(videos: pd.DataFrame, segments: pd.DataFrame) -> list[Example
 
 
 def stage_examples(
-    manifest_dir: str | Path, stage: str, split: str = "train", tasks: list[str] | None = None
+    manifest_dir: str | Path,
+    stage: str,
+    split: str = "train",
+    tasks: list[str] | None = None,
+    repeats: dict[str, int] | None = None,
 ) -> list[Example]:
     """The examples of ``stage`` in ``split`` (manifest order, which the data engine keeps stable).
 
     ``tasks`` replaces the stage's own task types (``train.<stage>.tasks``), e.g. the 8 types plus ``gesm``
-    so that instruction tuning keeps rehearsing the event-sequence format.
+    so that instruction tuning keeps rehearsing the event-sequence format. ``repeats`` (``train.<stage>.
+    task_repeats``) counts each example of a task type that many times per epoch (a type with few examples,
+    like the one GESM sequence per video, is otherwise drowned out).
     """
     videos = read_table(manifest_dir, "videos")
     videos = videos[videos["split"] == split]
@@ -84,11 +90,14 @@ def stage_examples(
         return align_examples(videos, segments[segments["video_id"].isin(videos["video_id"])])
     if stage not in STAGE_TASKS:
         raise ValueError(f"unknown training stage {stage!r}; use align, gesm or instruct")
-    unknown = sorted(set(tasks or ()) - set(TASKS))
-    if unknown:
-        raise ValueError(f"train.{stage}.tasks: unknown task types {unknown}; use some of {', '.join(TASKS)}")
+    for key, given in (("tasks", tasks or ()), ("task_repeats", repeats or {})):
+        unknown = sorted(set(given) - set(TASKS))
+        if unknown:
+            raise ValueError(f"train.{stage}.{key}: unknown task types {unknown}; use some of {', '.join(TASKS)}")
     rows = read_table(manifest_dir, "instructions")
     rows = rows[(rows["split"] == split) & rows["task"].isin(tasks or STAGE_TASKS[stage])]
+    if repeats:
+        rows = rows.loc[rows.index.repeat(rows["task"].map(repeats).fillna(1).astype(int))]
     durations = dict(zip(videos["video_id"], videos["duration"]))
     rows = rows[rows["video_id"].isin(durations)]
     return [

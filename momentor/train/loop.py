@@ -85,7 +85,8 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
     from momentor.data.features import feature_dir
 
     features = feature_dir(cfg)
-    examples = stage_examples(manifest_dir, stage, tasks=getattr(cfg.train, stage).tasks)
+    schedule = getattr(cfg.train, stage)
+    examples = stage_examples(manifest_dir, stage, tasks=schedule.tasks, repeats=schedule.task_repeats)
     dataset = StageDataset(
         examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length
     )

@@ -193,3 +193,8 @@ def test_stage_tasks_choose_the_instructions(tiny_cfg):
     assert len(rehearse) == len(instruct) + len(gesm) and set(gesm) <= set(rehearse)
     with pytest.raises(ValueError, match="train.instruct.tasks: unknown task types \\['grounding'\\]"):
         stage_examples(manifest, "instruct", tasks=["grounding"])
+    repeated = stage_examples(manifest, "instruct", tasks=list(STAGE_TASKS["instruct"]) + ["gesm"], repeats={"gesm": 3})
+    assert len(repeated) == len(rehearse) + 2 * len(gesm)
+    assert all(repeated.count(example) == 3 for example in gesm)
+    with pytest.raises(ValueError, match="train.instruct.task_repeats: unknown task types \\['grounding'\\]"):
+        stage_examples(manifest, "instruct", repeats={"grounding": 2})
