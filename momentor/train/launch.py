@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 from dataclasses import dataclass
 
@@ -85,10 +86,36 @@ def process_place() -> ProcessPlace:
     return place
 
 
+def skip_shared_memory_collectives(place: ProcessPlace) -> str | None:
+    """Keep DeepSpeed's CPU backend from compiling its shared-memory all-reduce when it cannot or need not.
+
+    On the CPU accelerator DeepSpeed's comm backend JIT-compiles a C++ op (``deepspeed_shm_comm``) when it
+    starts. A world of one never reduces with itself, yet paid that build (~30 s here) in every fresh
+    container or checkout; and where there is no C++ compiler (the ``python:3.11-slim`` image) the build failed
+    and took the training run down with it. In those cases the op is marked incompatible, and DeepSpeed uses
+    the process group's gloo collectives instead. Returns why, or None when the op is kept (several CPU
+    processes on a machine with a compiler). Must run before ``deepspeed.init_distributed``.
+    """
+    if os.environ.get("DS_ACCELERATOR") != "cpu":
+        return None
+    if place.world_size == 1:
+        reason = "one process has nothing to all-reduce"
+    elif shutil.which(os.environ.get("CXX", "c++")) is None:
+        reason = "no C++ compiler to build it (install g++ to use it)"
+    else:
+        return None
+    import deepspeed.ops
+
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False  # read by deepspeed.comm.torch.build_shm_op
+    log.info("DeepSpeed's shared-memory all-reduce is not built: %s; gloo's collectives serve", reason)
+    return reason
+
+
 def init_process_group(place: ProcessPlace) -> None:
     """DeepSpeed's process group (idempotent: a second training stage in the same process reuses it)."""
     import deepspeed
     import deepspeed.comm as dist
 
     if not dist.is_initialized():
+        skip_shared_memory_collectives(place)
         deepspeed.init_distributed(dist_backend=place.backend, auto_mpi_discovery=False)

@@ -17,9 +17,9 @@ from momentor.train.progress import read_metrics
 DETERMINISTIC = ("step", "stage", "loss", "token_loss", "time_loss", "lr")
 
 
-def momentor(corpus: list[str], out: Path, *overrides: str) -> subprocess.Popen:
+def momentor(corpus: list[str], out: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
     """`momentor train --stage gesm` in a fresh process that is not part of this one's process group."""
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
+    env = {k: v for k, v in (env or os.environ).items() if k not in LAUNCHER_VARIABLES}
     sets = [
         a
         for o in corpus
@@ -53,11 +53,22 @@ def deterministic_columns(out: Path) -> list[tuple]:
     return [tuple(row[k] for k in DETERMINISTIC) for row in read_metrics(out / "metrics.csv")]
 
 
+def without_a_compiler(extensions: Path) -> dict:
+    """The environment of a slim image: no C++ compiler on PATH, nothing JIT-built yet."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CXX", "CC")}
+    env["PATH"] = str(Path(sys.executable).parent)
+    env["TORCH_EXTENSIONS_DIR"] = str(extensions)
+    return env
+
+
 def test_killed_run_resumes_with_the_same_losses(tiny_overrides, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    runs = [momentor(tiny_overrides, whole), momentor(tiny_overrides, killed, "train.kill_at_step=5")]
+    # the uninterrupted run also stands for a slim container: it must train without compiling anything
+    bare = without_a_compiler(tmp_path / "torch_extensions")
+    runs = [momentor(tiny_overrides, whole, env=bare), momentor(tiny_overrides, killed, "train.kill_at_step=5")]
     logs = [p.communicate(timeout=300)[0] for p in runs]
     assert runs[0].returncode == 0, logs[0]
+    assert not (tmp_path / "torch_extensions").exists(), "a world of one built DeepSpeed's shm op"
     assert runs[1].returncode == -9, logs[1]  # SIGKILL: no cleanup ran
     # the kill came after step 5: steps 4 and 5 are logged but only the step-3 checkpoint exists
     assert [p.name for p in step_checkpoints(killed)] == ["step_00000003"]
@@ -73,3 +84,29 @@ def test_killed_run_resumes_with_the_same_losses(tiny_overrides, tmp_path):
     assert deterministic_columns(killed) == expected  # exact floats, step by step
     for name, tensor in load_file(str(whole / "final" / "trainable.safetensors")).items():
         assert torch.equal(tensor, load_file(str(killed / "final" / "trainable.safetensors"))[name]), name
+
+
+def test_shared_memory_collectives_are_kept_only_where_they_can_work(monkeypatch, tmp_path):
+    import deepspeed.ops
+
+    from momentor.train.launch import ProcessPlace, skip_shared_memory_collectives
+
+    monkeypatch.setenv("DS_ACCELERATOR", "cpu")
+    ops = deepspeed.ops.__compatible_ops__
+    monkeypatch.setitem(ops, "deepspeed_shm_comm", True)
+    compiler = tmp_path / "bin" / "c++"
+    compiler.parent.mkdir()
+    compiler.write_text("#!/bin/sh\n")
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CXX", str(compiler))
+    assert skip_shared_memory_collectives(ProcessPlace(0, 0, 2, "gloo")) is None  # several processes, a compiler
+    assert ops["deepspeed_shm_comm"] is True
+    assert "one process" in skip_shared_memory_collectives(ProcessPlace(0, 0, 1, "gloo"))
+    assert ops["deepspeed_shm_comm"] is False
+    monkeypatch.setitem(ops, "deepspeed_shm_comm", True)
+    monkeypatch.setenv("CXX", str(tmp_path / "missing-c++"))
+    assert "no C++ compiler" in skip_shared_memory_collectives(ProcessPlace(1, 1, 2, "gloo"))
+    assert ops["deepspeed_shm_comm"] is False
+    monkeypatch.setenv("DS_ACCELERATOR", "cuda")
+    monkeypatch.setitem(ops, "deepspeed_shm_comm", True)
+    assert skip_shared_memory_collectives(ProcessPlace(0, 0, 1, "nccl")) is None  # GPUs: DeepSpeed's own choice
