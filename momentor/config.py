@@ -44,6 +44,7 @@ class ModelConfig:
     ntp: bool = True  # neighboring token propagation (ablation switch)
     interpolation: bool = True  # continuous timestamps by interpolation; False = nearest token (ablation)
     timestamps: Literal["tokens", "text"] = "tokens"  # text = the text-seconds baseline (ablation)
+    frame_norm: bool = True  # projected frames at the word embeddings' norm; False = the paper's plain Linear
     dtype: Literal["float32", "bfloat16"] = "float32"  # storage dtype of the frozen LLM and encoder
 
 

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from momentor.model.encoder import FrameEncoder
+from momentor.model.momentor import FrameProjection
 
 
 class EncoderGraph(nn.Module):
@@ -44,18 +45,18 @@ class EncoderGraph(nn.Module):
 
 
 class FrameEmbedderGraph(nn.Module):
-    """Normalised pixels (b, 3, s, s) -> projected frame embeddings W·f + b (b, d)."""
+    """Normalised pixels (b, 3, s, s) -> projected frame embeddings W·f + b, rescaled under frame_norm (b, d)."""
 
     input_names = ("pixels",)
     output_names = ("embeddings",)
 
-    def __init__(self, encoder: FrameEncoder, projection: nn.Linear):
+    def __init__(self, encoder: FrameEncoder, projection: FrameProjection):
         super().__init__()
         self.encoder, self.projection = encoder, projection
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         features = self.encoder.embed(pixels)  # (b, f)
-        return self.projection(features.to(self.projection.weight.dtype))  # (b, d)
+        return self.projection(features)  # (b, d)
 
 
 class InfusionGraph(nn.Module):

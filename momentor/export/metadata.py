@@ -3,7 +3,7 @@
 An export folder holds up to four graphs, each with a dynamic batch axis::
 
     encoder.onnx          pixels (b, 3, s, s) -> features (b, f)          what feature extraction uses
-    frame_embedder.onnx   pixels (b, 3, s, s) -> embeddings (b, d)        W·f + b, the trained projection
+    frame_embedder.onnx   pixels (b, 3, s, s) -> embeddings (b, d)        W·f + b, the trained projection (+ frame_norm)
     infusion.onnx         frame_embeddings (b, m, d) -> llm_inputs (b, m, d)   + ½(Ẽ_in[m] + Ẽ_out[m])
     encoder_int8.onnx     like encoder.onnx, static int8 (only when it keeps retrieval quality)
 

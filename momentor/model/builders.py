@@ -189,4 +189,5 @@ def build_model(cfg: ModelConfig, seed: int = 0, with_encoder: bool = True) -> M
         num_temporal_tokens=spec.num_temporal_tokens,
         ntp=cfg.ntp,
         interpolation=cfg.interpolation,
+        frame_norm=cfg.frame_norm,
     )

@@ -54,7 +54,11 @@ def is_complete(folder: str | Path) -> bool:
 
 
 def load_config(folder: str | Path) -> config_lib.Config:
-    return config_lib.from_dict(yaml.safe_load((Path(folder) / CONFIG).read_text()))
+    raw = yaml.safe_load((Path(folder) / CONFIG).read_text())
+    model = (raw or {}).get("model")
+    if isinstance(model, dict) and "frame_norm" not in model:
+        model["frame_norm"] = False  # written before the switch existed: the plain Linear it was trained with
+    return config_lib.from_dict(raw)
 
 
 def load_weights(model: Momentor, folder: str | Path) -> None:

@@ -5,6 +5,11 @@ temporal infusion) in the frame slots, and e(t) in the timestamp slots. The outp
 text classes to V + N: the last N are the temporal classes, scored by h · Ẽ_outᵀ. An answer timestamp is a
 classification with a soft two-hot target; every other answer token is ordinary next-token cross-entropy.
 
+Frame tokens are put at the scale of the LLM's word embeddings (``frame_norm``, :class:`FrameProjection`):
+a plain Linear trained at the cpu preset's rate grew its outputs from norm ~5 to ~330 against word embeddings
+and temporal infusion of norm ~3, so the frames no longer carried their time. ``frame_norm=False`` is the
+paper's plain Linear (its 2e-5 rate keeps the scale).
+
 Only the projection, the two temporal tables and the two boundary embeddings train; the LLM and the frame
 encoder are frozen (``requires_grad=False``), and gradients flow through the LLM to its inputs.
 
@@ -57,6 +62,25 @@ def collate(examples: list[Encoded], features: list[torch.Tensor], durations: li
     return Batch(torch.stack(features).float(), input_ids, mask, labels, times, torch.tensor(durations).float())
 
 
+class FrameProjection(nn.Linear):
+    """The projection of frame features: W·f + b, rescaled to norm ``target_norm`` per frame when one is set.
+
+    The rescale has no parameters (the trainable tensors stay ``weight`` and ``bias``) and makes the output's
+    scale independent of the weights', so the learning rate turns the frame tokens and never inflates them.
+    """
+
+    def __init__(self, in_features: int, out_features: int, target_norm: float | None = None):
+        super().__init__(in_features, out_features)
+        self.target_norm = target_norm
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        h = super().forward(features.to(self.weight.dtype))  # (..., d)
+        if self.target_norm is None:
+            return h
+        norm = h.float().norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        return (h.float() * (self.target_norm / norm)).to(h.dtype)
+
+
 class Momentor(nn.Module):
     """The Momentor model.
 
@@ -68,6 +92,7 @@ class Momentor(nn.Module):
         feature_dim: width f of the frame features.
         num_temporal_tokens: N.
         ntp, interpolation: the TPM switches.
+        frame_norm: rescale projected frames to the mean norm of the LLM's word embeddings.
     """
 
     def __init__(
@@ -80,15 +105,17 @@ class Momentor(nn.Module):
         num_temporal_tokens: int,
         ntp: bool = True,
         interpolation: bool = True,
+        frame_norm: bool = True,
     ):
         super().__init__()
         self.encoder, self.llm, self.tokenizer, self.prompts = encoder, llm, tokenizer, prompts
         if encoder is not None:
             encoder.requires_grad_(False)
         self.llm.requires_grad_(False)
-        d = llm.get_input_embeddings().weight.shape[1]
-        std = float(llm.get_input_embeddings().weight.float().std())
-        self.projection = nn.Linear(feature_dim, d)
+        words = llm.get_input_embeddings().weight.detach().float()  # (V, d)
+        d, std = words.shape[1], float(words.std())
+        target = float(words.norm(dim=-1).mean()) if frame_norm else None
+        self.projection = FrameProjection(feature_dim, d, target)
         self.temporal = TemporalPerception(num_temporal_tokens, d, ntp=ntp, interpolation=interpolation, init_std=std)
         self.boundary = nn.Parameter(torch.randn(2, d) * std)  # <vid_start>, <vid_end> (2, d)
         self.use_temporal_tokens = prompts.timestamps == "tokens"
@@ -117,8 +144,8 @@ class Momentor(nn.Module):
         return self.temporal.tables()
 
     def frame_embeddings(self, features: torch.Tensor, tables) -> torch.Tensor:
-        """Frame features (b, m, f) -> LLM inputs (b, m, d): W·f + b + ½(Ẽ_in[m] + Ẽ_out[m])."""
-        h = self.projection(features.to(self.projection.weight.dtype))  # (b, m, d)
+        """Frame features (b, m, f) -> LLM inputs (b, m, d): W·f + b (rescaled) + ½(Ẽ_in[m] + Ẽ_out[m])."""
+        h = self.projection(features)  # (b, m, d)
         if self.use_temporal_tokens:
             h = h + self.temporal.frame_infusion(features.shape[1], tables).to(h.dtype)
         return h

@@ -35,3 +35,16 @@ def test_incomplete_folder_is_not_a_checkpoint(tmp_path):
     (tmp_path / "ckpt.partial").mkdir()
     with pytest.raises(FileNotFoundError, match="not a complete momentor checkpoint"):
         checkpoint.load(tmp_path / "ckpt.partial")
+
+
+def test_checkpoint_from_before_frame_norm_loads_with_the_plain_linear_it_was_trained_with(tmp_path, tiny_model):
+    import yaml
+
+    cfg = config_lib.from_dict({}, ["model.preset=tiny"])
+    folder = checkpoint.save(tiny_model, cfg, tmp_path / "ckpt")
+    raw = yaml.safe_load((folder / "config.yaml").read_text())
+    assert raw["model"].pop("frame_norm") is True
+    (folder / "config.yaml").write_text(yaml.safe_dump(raw))
+    loaded, loaded_cfg = checkpoint.load(folder)
+    assert loaded_cfg.model.frame_norm is False
+    assert loaded.projection.target_norm is None

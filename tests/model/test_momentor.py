@@ -96,3 +96,23 @@ def test_tiny_model_learns_when_the_red_frame_is():
     ]
     assert sum(hits) / len(hits) >= 0.9, answers[:4]
     assert answers[0].text.endswith(" s") and math.isfinite(answers[0].timestamps[0])
+
+
+def test_frame_norm_puts_frames_at_the_word_embeddings_norm_whatever_the_weights_scale():
+    from momentor.config import ModelConfig
+    from momentor.model.builders import build_model
+
+    model = build_model(ModelConfig(preset="tiny"), seed=0, with_encoder=False)
+    words = model.llm.get_input_embeddings().weight.detach().float().norm(dim=-1).mean()
+    feats = torch.randn(2, 16, model.projection.in_features, generator=torch.Generator().manual_seed(0))
+    before = model.projection(feats)
+    torch.testing.assert_close(before.norm(dim=-1), words.expand(2, 16))
+    with torch.no_grad():  # what a high learning rate does to a plain Linear: the scale grows, not the direction
+        model.projection.weight.mul_(60.0)
+        model.projection.bias.mul_(60.0)
+    torch.testing.assert_close(model.projection(feats), before)
+
+    plain = build_model(ModelConfig(preset="tiny", frame_norm=False), seed=0, with_encoder=False)
+    torch.testing.assert_close(plain.projection(feats), torch.nn.functional.linear(
+        feats, plain.projection.weight, plain.projection.bias))
+    assert not torch.allclose(plain.projection(feats).norm(dim=-1), words.expand(2, 16))
