@@ -7,7 +7,8 @@ M from the model preset) and encoded in batches of ``data.feature_batch_size``. 
     <paths.work>/features/<key>/index.parquet            video_id, file, sha256, num_frames, dim, duration
     <paths.work>/features/<key>/encoder.json             what <key> stands for
 
-``<key>`` hashes the encoder id, M and the compute precision, so features of different encoders never mix.
+``<key>`` hashes the encoder id, M, the compute precision and the backend (other than torch), so features of
+different encoders or backends never mix, and switching the backend re-extracts into its own folder.
 Each file's metadata holds the video's content hash: a re-run skips every video whose file is unchanged,
 and as files are written atomically (temporary file, then rename), a killed run resumes where it stopped.
 Videos that fail to decode go to the manifest's ``quarantine.jsonl`` (stage ``features``); the run goes on.
@@ -66,13 +67,15 @@ def precision(cfg: Config) -> str:
     return "bf16" if use_bf16 else "fp32"
 
 
-def feature_key(spec: EncoderSpec, m: int, compute: str) -> str:
-    return hashlib.sha256(f"{spec.id}|m={m}|{compute}".encode()).hexdigest()[:16]
+def feature_key(spec: EncoderSpec, m: int, compute: str, backend: str = "torch") -> str:
+    """Folder name of one feature set: encoder, frame count, precision and (other than torch) backend."""
+    backend_part = "" if backend == "torch" else f"|{backend}"  # torch keeps the keys of earlier caches
+    return hashlib.sha256(f"{spec.id}|m={m}|{compute}{backend_part}".encode()).hexdigest()[:16]
 
 
 def feature_dir(cfg: Config) -> Path:
     """The folder of the features that ``cfg`` asks for (training and evaluation read from here)."""
-    key = feature_key(encoder_spec(cfg.model), num_frames(cfg.model), precision(cfg))
+    key = feature_key(encoder_spec(cfg.model), num_frames(cfg.model), precision(cfg), cfg.data.feature_backend)
     return Path(cfg.paths.work) / "features" / key
 
 
@@ -136,10 +139,10 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         stale.unlink()
     m = num_frames(cfg.model)
     featurizer = FrameFeaturizer(cfg, seed=cfg.seed)
-    encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute}
-    (out / "encoder.json").write_text(
-        json.dumps({**encoder_info, "backend": cfg.data.feature_backend}) + "\n"
-    )
+    encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute,
+                    "backend": cfg.data.feature_backend}  # fmt: skip
+    (out / "encoder.json").write_text(json.dumps(encoder_info) + "\n")
+    producer = (featurizer.spec.id, featurizer.compute, cfg.data.feature_backend)
     quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
@@ -147,7 +150,9 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         sha = file_sha256(path) if path.exists() else ""
         target = out / f"{row.video_id}.safetensors"
         meta = _metadata(target) if target.exists() else {}
-        if sha and meta.get("sha256") == sha and meta.get("encoder_id") == featurizer.spec.id:
+        # a file counts as done only when this video, encoder, precision and backend made it (no backend: torch)
+        made_by = (meta.get("encoder_id"), meta.get("precision"), meta.get("backend", "torch"))
+        if sha and meta.get("sha256") == sha and made_by == producer:
             return row, sha, None
         short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
         return row, sha, sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)

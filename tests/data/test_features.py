@@ -98,17 +98,20 @@ def test_bf16_and_fp32_features_of_the_cpu_encoder_agree():
     assert not torch.equal(fp32, bf16)  # autocast really ran in bf16
 
 
-def test_onnx_backend_gives_the_torch_features(tiny_project, tmp_path):
+def test_onnx_backend_gives_the_torch_features_in_its_own_cache(tiny_project):
     pytest.importorskip(
         "momentor.export.onnx_export", reason="the ONNX export of the encoder is not in this tree"
     )
     cfg = tiny_project
     extract_features(cfg, progress=False)
-    torch_features = load_features(feature_dir(cfg) / "sample_000.safetensors")[0]
-    onnx_cfg = config.from_dict({**config.to_dict(cfg), "paths": {**config.to_dict(cfg)["paths"], "work": str(tmp_path / "onnx")}},
-                                ["data.feature_backend=onnx"])  # fmt: skip
-    ingest(onnx_cfg)
-    summary = extract_features(onnx_cfg, progress=False)
-    assert summary["extracted"] == 2 and summary["precision"] == "fp32"
+    torch_file = feature_dir(cfg) / "sample_000.safetensors"
+    torch_features, torch_bytes = load_features(torch_file)[0], torch_file.read_bytes()
+    onnx_cfg = config.from_dict(config.to_dict(cfg), ["data.feature_backend=onnx"])
+    assert feature_dir(onnx_cfg) != feature_dir(cfg)
+    summary = extract_features(onnx_cfg, progress=False)  # same work folder: nothing reused from torch
+    assert summary["extracted"] == 2 and summary["cached"] == 0
+    assert summary["precision"] == "fp32" and summary["backend"] == "onnx"
     onnx_features = load_features(feature_dir(onnx_cfg) / "sample_000.safetensors")[0]
     torch.testing.assert_close(onnx_features, torch_features, atol=1e-4, rtol=1e-4)
+    assert torch_file.read_bytes() == torch_bytes
+    assert extract_features(onnx_cfg, progress=False)["cached"] == 2
