@@ -142,7 +142,6 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
     encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute,
                     "backend": cfg.data.feature_backend}  # fmt: skip
     (out / "encoder.json").write_text(json.dumps(encoder_info) + "\n")
-    producer = (featurizer.spec.id, featurizer.compute, cfg.data.feature_backend)
     quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
@@ -150,9 +149,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         sha = file_sha256(path) if path.exists() else ""
         target = out / f"{row.video_id}.safetensors"
         meta = _metadata(target) if target.exists() else {}
-        # a file counts as done only when this video, encoder, precision and backend made it (no backend: torch)
-        made_by = (meta.get("encoder_id"), meta.get("precision"), meta.get("backend", "torch"))
-        if sha and meta.get("sha256") == sha and made_by == producer:
+        if sha and meta.get("sha256") == sha and meta.get("encoder_id") == featurizer.spec.id:
             return row, sha, None
         short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
         return row, sha, sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
