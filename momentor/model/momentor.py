@@ -77,8 +77,8 @@ class FrameProjection(nn.Linear):
         h = super().forward(features.to(self.weight.dtype))  # (..., d)
         if self.target_norm is None:
             return h
-        norm = h.float().norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        return (h.float() * (self.target_norm / norm)).to(h.dtype)
+        h32 = h.float()  # the norm in fp32 whatever the weights' dtype
+        return (h32 * (self.target_norm / h32.norm(dim=-1, keepdim=True).clamp_min(1e-6))).to(h.dtype)
 
 
 class Momentor(nn.Module):
