@@ -152,6 +152,8 @@ class StageConfig:
     lr: float = 1e-2  # the cpu preset's rate (only the projection and temporal tables train); paper: 2e-5
     tasks: list[str] | None = None  # instruction tasks read (None: gesm -> gesm, instruct -> the 8 task types)
     task_repeats: dict[str, int] = field(default_factory=dict)  # {task: k}: its examples count k times per epoch
+    # composed videos per training video: events of different videos strung together (momentor/train/compose.py)
+    compose: float = 0.0
 
 
 @dataclass
@@ -385,9 +387,13 @@ def _validate_values(cfg: Config) -> None:
         stage = getattr(cfg.train, name)
         if stage.lr <= 0:
             raise ConfigError(f"train.{name}.lr: {stage.lr} must be positive")
+        if stage.compose < 0:
+            raise ConfigError(f"train.{name}.compose: {stage.compose} must be 0 (off) or positive")
         for task, k in stage.task_repeats.items():
             if k < 1:
                 raise ConfigError(f"train.{name}.task_repeats.{task}: {k} is too small; use a whole number of at least 1")
+    if cfg.train.align.compose:
+        raise ConfigError("train.align.compose: the align stage has no timestamps to compose; leave it 0")
     if not 0 <= cfg.train.warmup_ratio < 1:
         raise ConfigError(f"train.warmup_ratio: {cfg.train.warmup_ratio} must be in [0, 1)")
     splits = cfg.data.sample.splits

@@ -29,6 +29,7 @@ from momentor.data.features import load_features
 from momentor.data.manifest import TASKS, read_table, table_path
 from momentor.model.momentor import Batch, collate
 from momentor.model.prompt import FRAME, Encoded, PromptEncoder
+from momentor.train.compose import compose_features
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ ALIGN_QUESTION = "Describe what happens in the video."
 # tables whose content decides a stage's examples (hashed into the data version)
 STAGE_TABLES = {
     "align": ("videos", "segments"),
-    "gesm": ("videos", "instructions"),
-    "instruct": ("videos", "instructions"),
+    "gesm": ("videos", "instructions", "segments"),  # segments: composed videos (train.<stage>.compose)
+    "instruct": ("videos", "instructions", "segments"),
 }
 
 
@@ -47,6 +48,12 @@ class Example:
     video_id: str
     conversations: str  # JSON list of {"from", "value"} turns
     duration: float  # s
+    parts: tuple = ()  # a composed video's events (momentor.train.compose.Part); () for a real video
+
+    @property
+    def sources(self) -> list[str]:
+        """The videos whose frames the example shows."""
+        return [p.video_id for p in self.parts] or [self.video_id]
 
 
 def caption_sentence(caption: str) -> str:
@@ -143,6 +150,12 @@ class FeatureStore:
             self._cache[video_id] = features
         return self._cache[video_id]
 
+    def of(self, example: Example) -> torch.Tensor:
+        """The frames (m, f) an example shows: its video's, or its composition's."""
+        if example.parts:
+            return compose_features(example.parts, self, self.num_frames)
+        return self[example.video_id]
+
 
 def truncate(encoded: Encoded, max_length: int) -> Encoded | None:
     """Cut a sequence to ``max_length`` tokens at the end; None when the cut would reach the video slots."""
@@ -160,7 +173,7 @@ class StageDataset:
     def __init__(
         self, examples: list[Example], features: FeatureStore, prompts: PromptEncoder, max_length: int
     ):
-        kept = [e for e in examples if features.has(e.video_id)]
+        kept = [e for e in examples if all(features.has(v) for v in e.sources)]
         self.missing_features = len(examples) - len(kept)
         if self.missing_features:
             log.warning(
@@ -193,7 +206,7 @@ class StageDataset:
         chosen = [self.examples[i] for i in indices]
         return collate(
             [self.encode(e) for e in chosen],
-            [self.features[e.video_id] for e in chosen],
+            [self.features.of(e) for e in chosen],
             [e.duration for e in chosen],
             pad_id,
         )

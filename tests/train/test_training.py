@@ -37,7 +37,7 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
     assert state["step"] == 3 and state["plan"]["num_examples"] == len(
         stage_examples(cfg.paths.work + "/manifest", "gesm")
     )
-    assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "index.parquet"}
+    assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "segments.parquet", "index.parquet"}
     summary = json.loads((tmp_path / "gesm" / "train_summary.json").read_text())
     assert summary["steps"] == 3 and summary["loss"] == rows[-1]["loss"]
     ds = json.loads((tmp_path / "gesm" / "deepspeed_config.json").read_text())
