@@ -30,8 +30,14 @@ import torch
 
 from momentor.data.engine.filtering import conversation
 from momentor.data.engine.instance_event import InstanceEventMatrix
-from momentor.data.engine.instructions import VideoStructure, generate_instructions
+from momentor.data.engine.instructions import (
+    VideoStructure,
+    generate_instructions,
+    grounding_queries,
+    query_localization,
+)
 from momentor.data.manifest import read_table
+from momentor.eval.intervals import iou_matrix
 
 # task types written from events and captions alone
 COMPOSABLE = (
@@ -53,6 +59,7 @@ class Part:
     end: float
     duration: float
     caption: str
+    queries: tuple[str, ...] = ()  # annotated grounding queries of this event (window IoU >= 0.5)
 
     @property
     def length(self) -> float:
@@ -61,21 +68,34 @@ class Part:
 
 def training_events(manifest_dir: str | Path, split: str = "train") -> list[list[Part]]:
     """The events of each ``split`` video, in time order: the engine's segments (what the stage's own
-    instructions are written from), or the annotated ones for a video the engine has not segmented."""
+    instructions are written from), or the annotated ones for a video the engine has not segmented; each
+    with the annotated grounding queries whose window it mostly is."""
     videos = read_table(manifest_dir, "videos")
     videos = videos[videos["split"] == split]
     durations = dict(zip(videos["video_id"], videos["duration"]))
     segments = read_table(manifest_dir, "segments")
     segments = segments[segments["video_id"].isin(durations) & (segments["end"] > segments["start"])]
+    queries = grounding_queries(read_table(manifest_dir, "queries"))
     out = []
     for video_id, rows in segments.groupby("video_id", sort=True):
         engine = rows[rows["origin"] == "engine"]
         rows = (engine if len(engine) else rows).sort_values(["start", "end"])
         duration = float(durations[video_id])
+        asked = queries.get(str(video_id), [])
+        overlap = iou_matrix(  # (events, queries)
+            rows[["start", "end"]].to_numpy(float), np.array([w for _, w in asked], float).reshape(-1, 2)
+        )
         out.append(
             [
-                Part(str(video_id), float(s), float(e), duration, str(c))
-                for s, e, c in zip(rows["start"], rows["end"], rows["caption"])
+                Part(
+                    str(video_id),
+                    float(s),
+                    float(e),
+                    duration,
+                    str(c),
+                    tuple(text for (text, _), iou in zip(asked, overlap[k]) if iou >= 0.5),
+                )
+                for k, (s, e, c) in enumerate(zip(rows["start"], rows["end"], rows["caption"]))
             ]
         )
     return out
@@ -135,7 +155,11 @@ def composed_examples(
             [1.0] * len(parts),  # the events' captions are the ones their own videos are trained on
             InstanceEventMatrix([], segments, np.zeros((0, len(parts)))),
         )
-        for instruction in generate_instructions(structure, kept_tasks, seed):
+        instructions = generate_instructions(structure, kept_tasks, seed)
+        if "direct_segment_localization" in kept_tasks:
+            asked = [(q, segments[i]) for i, part in enumerate(parts) for q in part.queries]
+            instructions += query_localization(structure, asked, seed)
+        for instruction in instructions:
             example = Example(video_id, json.dumps(conversation(instruction)), duration, tuple(parts))
             examples += [example] * int((repeats or {}).get(instruction.task, 1))
     return examples

@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,6 +20,7 @@ from momentor.cli import common_parser
 from momentor.data.engine import commands
 from momentor.data.engine.run import run_engine
 from momentor.data.features import extract_features
+from momentor.model.prompt import TIME_PATTERN
 from momentor.data.ingest import ingest
 from momentor.data.manifest import TASKS, read_table, write_table
 from momentor.data.quarantine import read_quarantine
@@ -70,6 +72,13 @@ def test_engine_writes_segments_and_instructions_into_the_manifest(project, repo
     for text in instructions["conversations"].head(50):
         turns = json.loads(text)
         assert turns[0]["from"] == "human" and "<video>" in turns[0]["value"]
+    # every annotated query is a localization instruction with its own window
+    queries = read_table(folder, "queries")
+    asked = instructions[instructions["task"] == "direct_segment_localization"]["conversations"]
+    for text, windows in zip(queries["text"], queries["windows"]):
+        hits = [json.loads(c)[1]["value"] for c in asked if f"{text}?" in c or f"{text}." in c]
+        times = [[float(t) for t in TIME_PATTERN.findall(h)] for h in hits]
+        assert any(np.allclose(t, windows[0], atol=0.01) for t in times), (text, windows, hits)
     matrix = pd.read_parquet(f"{cfg.paths.work}/engine/instance_event.parquet")
     assert set(matrix["instance_id"]) == set(read_table(f"{cfg.paths.work}/engine", "tracks")["track_id"])
     # the colour detector finds the annotated shapes (it also finds coloured blobs in the real clips)

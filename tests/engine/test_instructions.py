@@ -130,3 +130,30 @@ def test_rewrites_that_move_a_timestamp_are_rejected():
     gesm_only = FilterReport()
     instruction_rows("v", "train", [instruction], 0.0, gesm_only, lambda task, conv: moved)
     assert (gesm_only.rewritten, gesm_only.rewrites_rejected) == (0, 1)
+
+
+def test_annotated_queries_become_localization_instructions():
+    import pandas as pd
+
+    from momentor.data.engine.instructions import grounding_queries, query_localization
+
+    queries = pd.DataFrame(
+        {
+            "video_id": ["v", "v", "v", "w"],
+            "text": ["the red circle slides right.", "a highlight", "  ", "the blue square"],
+            "windows": [[[0.0, 4.0]], [[1.0, 2.0], [5.0, 6.0]], [[1.0, 2.0]], [[8.0, 8.0]]],
+        }
+    )
+    # one window each; several windows (no one answer), an empty text or a zero-length window are left out
+    asked = grounding_queries(queries)
+    assert asked == {"v": [("the red circle slides right.", (0.0, 4.0))]}
+    video = _structure()
+    (instruction,) = query_localization(video, asked["v"] + [], seed=0)
+    assert instruction.task == "direct_segment_localization" and instruction.score == 1.0
+    assert "the red circle slides right?" in instruction.question or "the red circle slides right." in (
+        instruction.question
+    )
+    assert [float(t) for t in TIME.findall(instruction.answer)] == [0.0, 4.0]
+    # past the end: rounded down onto the video, as every engine timestamp
+    (late,) = query_localization(video, [("the end", (10.0, 20.0))], seed=0)
+    assert [float(t) for t in TIME.findall(late.answer)] == [10.0, 12.34]

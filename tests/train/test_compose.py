@@ -87,6 +87,12 @@ def test_composed_instructions_time_the_new_positions(tiny_cfg):
     answer = json.loads(gesm[0].conversations)[1]["value"]
     captions = [answer.index(p.caption) for p in gesm[0].parts]
     assert captions == sorted(captions) and answer.startswith("<t=0> ~ ")
+    # localization from each event's caption and from each of its annotated queries (3 per sample event)
+    events = training_events(manifest)
+    assert all(len(part.queries) == 3 for video in events for part in video)
+    local = composed_examples(manifest, 1, ["direct_segment_localization"], seed=0, stage_index=2)
+    videos = {e.video_id: e.parts for e in local}
+    assert len(local) == sum(len(parts) + sum(len(p.queries) for p in parts) for parts in videos.values())
     # the instance task types are never written for a composition (it has no Instance-Event matrix)
     assert composed_examples(manifest, 2, ["segment_qa", "instance_qa"], seed=0, stage_index=2) == []
     assert set(COMPOSABLE) < set(tasks)

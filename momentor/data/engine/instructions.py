@@ -6,6 +6,9 @@ an event's score is how well its caption matches it (:mod:`momentor.data.engine.
 support in an event is its presence there times its mean detection score; an instruction built from several
 parts takes the weakest part's score. :mod:`momentor.data.engine.filtering` drops those below the threshold.
 
+A video's annotated grounding queries (a benchmark's training queries) become ``direct_segment_localization``
+instructions too (:func:`query_localization`).
+
 Single-segment tasks: ``segment_captioning``, ``segment_qa``, ``instance_qa``,
 ``direct_segment_localization``, ``inferential_segment_localization``; cross-segment:
 ``composite_segment_retrieval``, ``instance_activity_summarization``, ``cross_segment_qa``; plus one ``gesm``
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 
 from momentor.data.engine.instance_event import InstanceEventMatrix, describe_activity, describe_position
 from momentor.data.engine.templates import TEMPLATES, count_words, fill
@@ -272,6 +276,32 @@ GENERATORS = {
     "instance_activity_summarization": instance_activity_summarization,
     "cross_segment_qa": cross_segment_qa,
 }
+
+
+def grounding_queries(queries: pd.DataFrame) -> dict[str, list[tuple[str, tuple[float, float]]]]:
+    """The annotated queries with one window, by video: (text, (start, end)). A query with several windows
+    (QVHighlights) has no one answer to a "when" question and is left to the evaluation."""
+    out: dict[str, list] = {}
+    for video_id, text, windows in zip(queries["video_id"], queries["text"], queries["windows"]):
+        windows = [tuple(float(x) for x in w) for w in windows]
+        if len(windows) == 1 and windows[0][1] > windows[0][0] and str(text).strip():
+            out.setdefault(str(video_id), []).append((str(text), windows[0]))
+    return out
+
+
+def query_localization(
+    video: VideoStructure, queries: list[tuple[str, tuple[float, float]]], seed: int
+) -> list[Instruction]:
+    """``direct_segment_localization`` instructions from a video's annotated grounding queries (text, window):
+    a benchmark's training queries, worded as people worded them and not as the event captions. Score 1:
+    they are annotations, not the engine's guesses."""
+    writer = _Writer(video, seeded_rng(seed + 1, video.video_id))  # its own stream: the tasks' stay as they were
+    out = []
+    for text, (start, end) in queries:
+        s, e = timestamp(start, video.duration), timestamp(end, video.duration)
+        caption = text.strip().rstrip(".")
+        out.append(writer.pick("direct_segment_localization", "caption", 1.0, s=s, e=e, caption=caption))
+    return out
 
 
 def generate_instructions(video: VideoStructure, tasks: list[str], seed: int) -> list[Instruction]:

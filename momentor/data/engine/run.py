@@ -39,7 +39,12 @@ from momentor.data.engine.analysis import (
 from momentor.data.engine.boundaries import MatchCounts, match_boundaries
 from momentor.data.engine.captions import caption_events
 from momentor.data.engine.filtering import FilterReport, Rewriter, instruction_rows
-from momentor.data.engine.instructions import VideoStructure, generate_instructions
+from momentor.data.engine.instructions import (
+    VideoStructure,
+    generate_instructions,
+    grounding_queries,
+    query_localization,
+)
 from momentor.data.manifest import QUARANTINE_FILE, SCHEMAS, read_table, table_path, to_arrow
 from momentor.data.quarantine import BadInput, Quarantine
 
@@ -85,6 +90,7 @@ def run_engine(
     annotated = segments[segments["origin"] == "gt"]
     gt_by_video = dict(tuple(annotated.groupby("video_id")))
     tracks_by_video = dict(tuple(read_table(manifest_dir, "tracks").groupby("video_id")))
+    queries_by_video = grounding_queries(read_table(manifest_dir, "queries"))
     features_dir = feature_dir(cfg)
     quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "engine")
     tasks = (["gesm"] if ecfg.gesm else []) + list(ecfg.tasks)
@@ -134,10 +140,13 @@ def run_engine(
             ecfg.presence_threshold,
             {"detector": ecfg.detector, "captions": caption_source},
         )
+        instructions = generate_instructions(structure, tasks, cfg.seed)
+        if "direct_segment_localization" in tasks:
+            instructions += query_localization(structure, queries_by_video.get(video.video_id, []), cfg.seed)
         rows += instruction_rows(
             video.video_id,
             video.split,
-            generate_instructions(structure, tasks, cfg.seed),
+            instructions,
             ecfg.min_instruction_score,
             filter_report,
             rewriter,
