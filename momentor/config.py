@@ -175,7 +175,7 @@ class TrainConfig:
     gesm: StageConfig = field(default_factory=lambda: StageConfig(epochs=5.0))  # 34 sequences: 5 passes
     # the 8 task types plus GESM rehearsal: without it the cpu preset forgot the event-sequence answer format
     # during instruction tuning (dense captions came out as "." after the timestamps)
-    instruct: StageConfig = field(default_factory=lambda: StageConfig(epochs=2.0, tasks=[*TASK_TYPES, "gesm"]))
+    instruct: StageConfig = field(default_factory=lambda: StageConfig(epochs=1.6, tasks=[*TASK_TYPES, "gesm"]))
 
 
 @dataclass
