@@ -34,7 +34,6 @@ from momentor.data.engine.instructions import (
     VideoStructure,
     generate_instructions,
     grounding_queries,
-    query_localization,
 )
 from momentor.data.manifest import read_table
 from momentor.eval.intervals import iou_matrix
@@ -101,6 +100,12 @@ def training_events(manifest_dir: str | Path, split: str = "train") -> list[list
     return out
 
 
+def timeline(parts: tuple[Part, ...] | list[Part]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each event sits in the composed video: starts (k,) and ends (k,), s, end to end from 0."""
+    ends = np.cumsum([p.length for p in parts])  # (k,)
+    return np.concatenate([[0.0], ends[:-1]]), ends
+
+
 def compose_videos(events: list[list[Part]], count: int, seed: int, stage_index: int) -> list[list[Part]]:
     """``count`` event sequences, each with events of different videos and different captions."""
     pool = [part for video in events for part in video]
@@ -142,8 +147,7 @@ def composed_examples(
     examples = []
     for k, parts in enumerate(compose_videos(events, round(compose * len(events)), seed, stage_index)):
         video_id = f"{COMPOSED_PREFIX}{stage_index}/{k:05d}"
-        ends = np.cumsum([p.length for p in parts])
-        starts = np.concatenate([[0.0], ends[:-1]])
+        starts, ends = timeline(parts)
         duration = float(ends[-1])
         segments = [(float(s), float(e)) for s, e in zip(starts, ends)]
         structure = VideoStructure(
@@ -154,12 +158,9 @@ def composed_examples(
             [p.caption for p in parts],
             [1.0] * len(parts),  # the events' captions are the ones their own videos are trained on
             InstanceEventMatrix([], segments, np.zeros((0, len(parts)))),
+            queries=[(q, segments[i]) for i, part in enumerate(parts) for q in part.queries],
         )
-        instructions = generate_instructions(structure, kept_tasks, seed)
-        if "direct_segment_localization" in kept_tasks:
-            asked = [(q, segments[i]) for i, part in enumerate(parts) for q in part.queries]
-            instructions += query_localization(structure, asked, seed)
-        for instruction in instructions:
+        for instruction in generate_instructions(structure, kept_tasks, seed):
             example = Example(video_id, json.dumps(conversation(instruction)), duration, tuple(parts))
             examples += [example] * int((repeats or {}).get(instruction.task, 1))
     return examples
@@ -170,8 +171,7 @@ def compose_features(
 ) -> torch.Tensor:
     """The features (m, f) of a composed video: frame j at t_j = j·T/(m−1) takes the source frame nearest to
     its time inside its event (never a frame of the neighbouring event, where the event has one)."""
-    lengths = np.array([p.length for p in parts])
-    ends = np.cumsum(lengths)
+    starts, ends = timeline(parts)
     duration = float(ends[-1])
     times = np.arange(num_frames) * duration / (num_frames - 1)  # (m,)
     which = np.minimum(np.searchsorted(ends, times, side="right"), len(parts) - 1)  # (m,)
@@ -179,7 +179,7 @@ def compose_features(
     for j, i in enumerate(which):
         part = parts[i]
         step = part.duration / (num_frames - 1)  # source frame spacing, s
-        local = part.start + times[j] - (ends[i] - lengths[i])  # time in the source video
+        local = part.start + times[j] - starts[i]  # time in the source video
         first, last = int(np.ceil(part.start / step - 1e-6)), int(np.floor(part.end / step + 1e-6))
         index = int(np.rint(local / step))
         if first <= last:

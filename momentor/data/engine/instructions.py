@@ -6,8 +6,8 @@ an event's score is how well its caption matches it (:mod:`momentor.data.engine.
 support in an event is its presence there times its mean detection score; an instruction built from several
 parts takes the weakest part's score. :mod:`momentor.data.engine.filtering` drops those below the threshold.
 
-A video's annotated grounding queries (a benchmark's training queries) become ``direct_segment_localization``
-instructions too (:func:`query_localization`).
+A video's annotated grounding queries (``VideoStructure.queries``, a benchmark's training queries) become
+``direct_segment_localization`` instructions too (:func:`query_localization`).
 
 Single-segment tasks: ``segment_captioning``, ``segment_qa``, ``instance_qa``,
 ``direct_segment_localization``, ``inferential_segment_localization``; cross-segment:
@@ -53,6 +53,7 @@ class VideoStructure:
     matrix: InstanceEventMatrix
     presence_threshold: float = 0.3
     origin: dict = field(default_factory=dict)  # free-form provenance (detector, caption source, ...)
+    queries: list[tuple[str, tuple[float, float]]] = field(default_factory=list)  # annotated (text, window)
 
 
 @dataclass(frozen=True)
@@ -314,4 +315,7 @@ def generate_instructions(video: VideoStructure, tasks: list[str], seed: int) ->
     if not video.segments:
         return []
     writer = _Writer(video, seeded_rng(seed, video.video_id))
-    return [instruction for task in GENERATORS if task in tasks for instruction in GENERATORS[task](writer)]
+    out = [instruction for task in GENERATORS if task in tasks for instruction in GENERATORS[task](writer)]
+    if "direct_segment_localization" in tasks:
+        out += query_localization(video, video.queries, seed)
+    return out

@@ -43,7 +43,6 @@ from momentor.data.engine.instructions import (
     VideoStructure,
     generate_instructions,
     grounding_queries,
-    query_localization,
 )
 from momentor.data.manifest import QUARANTINE_FILE, SCHEMAS, read_table, table_path, to_arrow
 from momentor.data.quarantine import BadInput, Quarantine
@@ -139,14 +138,12 @@ def run_engine(
             analysis.matrix,
             ecfg.presence_threshold,
             {"detector": ecfg.detector, "captions": caption_source},
+            queries_by_video.get(video.video_id, []),
         )
-        instructions = generate_instructions(structure, tasks, cfg.seed)
-        if "direct_segment_localization" in tasks:
-            instructions += query_localization(structure, queries_by_video.get(video.video_id, []), cfg.seed)
         rows += instruction_rows(
             video.video_id,
             video.split,
-            instructions,
+            generate_instructions(structure, tasks, cfg.seed),
             ecfg.min_instruction_score,
             filter_report,
             rewriter,
