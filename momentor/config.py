@@ -13,6 +13,7 @@ dataclass is the single place its keys are declared; give every field a default 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ import yaml
 
 from momentor.data.tasks import TASK_TYPES
 
+# a number in exponent form without a dot (1e-3): YAML 1.1, so PyYAML and `-S` overrides, reads it as a string
+FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 class ConfigError(ValueError):
     """A config key or value that is not allowed; the message names it and what to do."""
@@ -46,6 +49,10 @@ class ModelConfig:
     timestamps: Literal["tokens", "text"] = "tokens"  # text = the text-seconds baseline (ablation)
     frame_norm: bool = True  # projected frames at the word embeddings' norm; False = the paper's plain Linear
     dtype: Literal["float32", "bfloat16"] = "float32"  # storage dtype of the frozen LLM and encoder
+    # LoRA adapters on the LLM (momentor/model/lora.py); 0 = the paper's frozen LLM
+    lora_rank: int = 0
+    lora_alpha: float = 32.0
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
 @dataclass
@@ -154,6 +161,7 @@ class StageConfig:
     task_repeats: dict[str, int] = field(default_factory=dict)  # {task: k}: its examples count k times per epoch
     # composed videos per training video: events of different videos strung together (momentor/train/compose.py)
     compose: float = 0.0
+    lora_lr: float | None = None  # rate of the LoRA adapters (model.lora_rank > 0); None = lr
 
 
 @dataclass
@@ -288,6 +296,8 @@ def _check(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and FLOAT_TEXT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e-3 and 2e-5 (no dot) as strings
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
@@ -387,11 +397,17 @@ def _validate_values(cfg: Config) -> None:
         stage = getattr(cfg.train, name)
         if stage.lr <= 0:
             raise ConfigError(f"train.{name}.lr: {stage.lr} must be positive")
+        if stage.lora_lr is not None and stage.lora_lr <= 0:
+            raise ConfigError(f"train.{name}.lora_lr: {stage.lora_lr} must be positive (or null: the stage's lr)")
         if stage.compose < 0:
             raise ConfigError(f"train.{name}.compose: {stage.compose} must be 0 (off) or positive")
         for task, k in stage.task_repeats.items():
             if k < 1:
                 raise ConfigError(f"train.{name}.task_repeats.{task}: {k} is too small; use a whole number of at least 1")
+    if cfg.model.lora_rank < 0:
+        raise ConfigError(f"model.lora_rank: {cfg.model.lora_rank} must be 0 (no adapters) or positive")
+    if cfg.model.lora_rank and not cfg.model.lora_targets:
+        raise ConfigError("model.lora_targets: empty; name the LLM's linear layers to adapt (e.g. [q_proj, v_proj])")
     if cfg.train.align.compose:
         raise ConfigError("train.align.compose: the align stage has no timestamps to compose; leave it 0")
     if not 0 <= cfg.train.warmup_ratio < 1:

@@ -23,6 +23,7 @@ import torch
 from momentor import assets
 from momentor.config import ModelConfig
 from momentor.model.encoder import EncoderSpec, build_encoder, tiny_clip_config
+from momentor.model.lora import add_lora
 from momentor.model.momentor import Momentor
 from momentor.model.prompt import TEMPLATES, PromptEncoder
 
@@ -180,7 +181,7 @@ def build_model(cfg: ModelConfig, seed: int = 0, with_encoder: bool = True) -> M
     feature_dim = encoder.dim if encoder is not None else encoder_dim(spec.encoder)
     prompts = PromptEncoder(tokenizer, TEMPLATES[spec.template], spec.num_frames, cfg.timestamps)
     torch.manual_seed(seed + 1)
-    return Momentor(
+    model = Momentor(
         encoder,
         llm,
         tokenizer,
@@ -191,3 +192,6 @@ def build_model(cfg: ModelConfig, seed: int = 0, with_encoder: bool = True) -> M
         interpolation=cfg.interpolation,
         frame_norm=cfg.frame_norm,
     )
+    if cfg.lora_rank:
+        add_lora(model.llm, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)  # after the freeze: they train
+    return model

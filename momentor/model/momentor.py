@@ -11,7 +11,8 @@ and temporal infusion of norm ~3, so the frames no longer carried their time. ``
 paper's plain Linear (its 2e-5 rate keeps the scale).
 
 Only the projection, the two temporal tables and the two boundary embeddings train; the LLM and the frame
-encoder are frozen (``requires_grad=False``), and gradients flow through the LLM to its inputs.
+encoder are frozen (``requires_grad=False``), and gradients flow through the LLM to its inputs. The option
+``model.lora_rank`` adds trainable low-rank adapters to the LLM's layers (``momentor/model/lora.py``).
 
 Legend: b batch, l sequence, m frames, f frame-feature width, n temporal tokens, d LLM width, s supervised
 positions, V text vocabulary.

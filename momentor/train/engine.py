@@ -1,9 +1,10 @@
 """The model made ready for a stage, and the DeepSpeed engine around it.
 
-The engine gets only the trainable tensors (projection, temporal tables, boundary embeddings) as its
-optimizer's parameters; the frozen LLM and encoder sit in the module but are never stepped. Under bf16 the
-frozen LLM is stored in bf16 once: autocast casts weights that do not require grad again on every call (its
-cast cache keeps only trainable leaves), which would re-read the whole fp32 LLM each step.
+The engine gets only the trainable tensors (projection, temporal tables, boundary embeddings, and LoRA
+adapters when there are any) as its optimizer's parameters; the frozen LLM and encoder sit in the module but
+are never stepped. Under bf16 the frozen LLM is stored in bf16 once: autocast casts weights that do not
+require grad again on every call (its cast cache keeps only trainable leaves), which would re-read the whole
+fp32 LLM each step.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from momentor.config import Config
+from momentor.config import Config, StageConfig
+from momentor.model.lora import keep_adapters_fp32
 from momentor.model.momentor import Momentor
 from momentor.train.deepspeed_config import deepspeed_config
 from momentor.train.launch import ProcessPlace
@@ -46,8 +48,22 @@ def prepare_model(model: Momentor, cfg: Config, bf16: bool) -> None:
     model.train()
     if bf16:
         model.llm.to(torch.bfloat16)
+        keep_adapters_fp32(model.llm)
     if cfg.train.deepspeed.gradient_checkpointing:
         enable_gradient_checkpointing(model)
+
+
+def parameter_groups(model: Momentor, stage: StageConfig) -> list[dict]:
+    """The optimizer's groups: the Momentor tensors at the stage's lr, the LoRA adapters (if any) at ``lora_lr``.
+
+    The cpu preset's projection and tables want a rate (1e-2) that would wreck the LLM's own weights.
+    """
+    params = model.trainable_parameters()
+    adapters = [p for name, p in params.items() if ".lora." in name]
+    groups = [{"params": [p for name, p in params.items() if ".lora." not in name]}]
+    if adapters:
+        groups.append({"params": adapters, "lr": stage.lora_lr or stage.lr})
+    return groups
 
 
 def build_engine(
@@ -67,8 +83,9 @@ def build_engine(
     )
     if place.is_main:
         (out / "deepspeed_config.json").write_text(json.dumps(ds_config, indent=1) + "\n")
-    params = list(model.trainable_parameters().values())
-    engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=params, config=ds_config)
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, model_parameters=parameter_groups(model, getattr(cfg.train, stage)), config=ds_config
+    )
     # WarmupCosineLR starts at iteration -1 and its linear warmup at 0, so optimizer step k would run at the
     # rate of iteration k-2 and the first two steps at lr 0. From iteration 1, step k runs at iteration k:
     # 1/W, 2/W, ..., 1 over the warmup, then the cosine down to 0 at the last step.

@@ -76,10 +76,14 @@ def test_bf16_autocast_tracks_the_fp32_loss_curve(tiny_cfg, tmp_path):
     torch.testing.assert_close(curves[True], curves[False], rtol=0.02, atol=0.0)
 
 
-@pytest.mark.parametrize("setting", ["train.deepspeed.zero_stage=2", "model.timestamps=text"])
-def test_resume_in_process_matches_the_uninterrupted_run(tiny_cfg, tmp_path, setting):
-    # ZeRO-2 keeps AdamW state in flat partitions; the text baseline never updates the temporal tables
-    cfg = tiny_cfg(*FAST, setting, "train.gesm.max_steps=4", "train.checkpoint_every=2")
+@pytest.mark.parametrize(
+    "settings",
+    [("train.deepspeed.zero_stage=2",), ("model.timestamps=text",), ("model.lora_rank=2", "train.gesm.lora_lr=1e-3")],
+)
+def test_resume_in_process_matches_the_uninterrupted_run(tiny_cfg, tmp_path, settings):
+    # ZeRO-2 keeps AdamW state in flat partitions; the text baseline never updates the temporal tables; LoRA
+    # adds a second parameter group with its own rate
+    cfg = tiny_cfg(*FAST, *settings, "train.gesm.max_steps=4", "train.checkpoint_every=2")
     train(cfg, "gesm", tmp_path / "whole", show_progress=False)
     cut = tmp_path / "cut"
     shutil.copytree(
