@@ -25,6 +25,14 @@ Output, in ``<paths.raw>/sample/``: ``sample_000.mp4`` ... (H.264, ``fps`` frame
 Event ``k`` covers frames [a, b) and the times [a/fps, b/fps]; events tile [0, duration]. Queries are
 several phrasings of each event (``queries_per_event``); no two events of a video share a description, so
 every query has exactly one answer window. ``momentor ingest`` reads this file like any other source.
+
+Who acts: each rendered event has a **lead**, a shape in a colour that no other event of its video shows,
+and half the time the video's **companion** joins it (one more colour; it recurs across events, each time
+with a new motion, which gives the instance tasks something to follow). So what is seen tells every event
+of a video apart. Before, a video had a cast of three shapes shared by its events, and most queries differed
+from another event of their video only in the motion ("moves left" / "moves right" of the same red circle).
+A frame encoder that pools each frame into one vector (EfficientNet-Lite0, a CLIP class token) keeps little
+of where an object is, so those queries had no answer the cpu preset could see.
 """
 
 from __future__ import annotations
@@ -97,24 +105,25 @@ def rendered_phrasings(actors: list[Actor], background: str) -> list[str]:
 
 
 def _plan_rendered(
-    rng: np.random.Generator, cast: list[tuple[str, str]], used: set, size: float
+    rng: np.random.Generator, lead: tuple[str, str], companion: tuple[str, str], used: set, size: float
 ) -> list[Actor]:
-    """One or two actors from the video's cast, each with a motion it has not done in this video yet."""
-    for _ in range(100):
-        n = 1 if rng.random() < 0.7 else 2
-        members = rng.choice(len(cast), size=n, replace=False)
-        motions = list(PAIR_MOTIONS if n == 2 else MOTION_WORDS)
-        actors = []
-        for k, member in enumerate(members):
-            colour, shape = cast[member]
-            motion = motions[rng.integers(len(motions))]
-            lane = 0.0 if n == 1 else (-0.2, 0.2)[k]
-            actors.append(Actor(colour, shape, motion, size=size * (0.75 if n == 2 else 1.0), lane=lane))
-        keys = {(a.label, a.motion) for a in actors}
-        if not keys & used and len(keys) == n:
-            used.update(keys)
-            return actors
-    raise RuntimeError("could not plan a new event for the sample video; lower data.sample.max_events")
+    """The event's own lead actor, joined half the time by the video's companion (with a motion new to it)."""
+    members = [lead]
+    if rng.random() < 0.5:
+        motions = [m for m in PAIR_MOTIONS if (companion, m) not in used]
+        if motions:
+            members.append(companion)
+    actors = []
+    pair = len(members) == 2
+    for k, member in enumerate(members):
+        colour, shape = member
+        options = PAIR_MOTIONS if pair else tuple(MOTION_WORDS)
+        options = [m for m in options if (member, m) not in used]
+        motion = options[int(rng.integers(len(options)))]
+        used.add((member, motion))
+        lane = (-0.2, 0.2)[k] if pair else 0.0
+        actors.append(Actor(colour, shape, motion, size=size * (0.75 if pair else 1.0), lane=lane))
+    return actors
 
 
 def _query_phrasings(phrasings: list[str]) -> list[str]:
@@ -126,18 +135,19 @@ def plan_video(cfg: SampleCorpusConfig, index: int) -> list[dict]:
     """The events of video ``index``: kind, frames count and what is in them (no pixels yet)."""
     rng = np.random.default_rng([cfg.seed, index])
     n_events = int(rng.integers(cfg.min_events, cfg.max_events + 1))
-    colours = rng.choice(list(COLOURS), size=3, replace=False)
+    # a lead colour per event and one for the companion, all different
+    colours = rng.choice(list(COLOURS), size=n_events + 1, replace=False)
     cast = [(str(c), str(SHAPES[rng.integers(len(SHAPES))])) for c in colours]
     shots = list(rng.permutation(len(SHOTS)))
     used: set = set()
     events: list[dict] = []
     background = None
-    for _ in range(n_events):
+    for e in range(n_events):
         if shots and rng.random() < cfg.real_fraction and (not events or events[-1]["kind"] != "clip"):
             events.append({"kind": "clip", "shot": SHOTS[shots.pop()]})
             continue
         background = str(rng.choice([b for b in BACKGROUNDS if b != background]))
-        actors = _plan_rendered(rng, cast, used, size=float(rng.uniform(0.2, 0.28)))
+        actors = _plan_rendered(rng, cast[e], cast[-1], used, size=float(rng.uniform(0.2, 0.28)))
         num_frames = int(rng.integers(round(2.5 * cfg.fps), round(5 * cfg.fps) + 1))
         events.append(
             {"kind": "rendered", "actors": actors, "background": background, "num_frames": num_frames}
@@ -215,6 +225,11 @@ def build_sample_corpus(cfg: SampleCorpusConfig, out_dir: str | Path, num_videos
     """Build the corpus into ``out_dir`` (replaced only when the whole build succeeded); return the annotation."""
     if not 1 <= cfg.queries_per_event <= PHRASINGS:
         raise ValueError(f"data.sample.queries_per_event={cfg.queries_per_event}: use 1..{PHRASINGS}")
+    if not 1 <= cfg.min_events <= cfg.max_events < len(COLOURS):
+        raise ValueError(
+            f"data.sample.min_events={cfg.min_events}, max_events={cfg.max_events}: use 1 <= min_events <= "
+            f"max_events <= {len(COLOURS) - 1} (each event has a colour of its own, plus the companion's)"
+        )
     out_dir = Path(out_dir)
     partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

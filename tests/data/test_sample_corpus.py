@@ -44,6 +44,22 @@ def test_queries_answer_exactly_one_event(corpus):
         assert len({e["caption"] for e in video["events"]}) == len(video["events"])
 
 
+def test_what_is_seen_tells_the_events_of_a_video_apart():
+    # every rendered event has a lead shape that no other event of its video shows; the companion recurs
+    cfg = SampleCorpusConfig()
+    recurring = 0
+    for index in range(cfg.num_videos):  # plans only: no pixels
+        events = [e for e in plan_video(cfg, index) if e["kind"] == "rendered"]
+        labels = [{a.label for a in e["actors"]} for e in events]
+        for k, own in enumerate(labels):
+            others = set().union(*(labels[:k] + labels[k + 1 :]))
+            assert own - others, (index, k)
+            recurring += bool(own & others)
+        moves = [(a.label, a.motion) for e in events for a in e["actors"]]
+        assert len(set(moves)) == len(moves)  # a recurring actor does something new each time
+    assert recurring >= 20  # the instance tasks get actors that span several events
+
+
 def test_pixels_match_the_ground_truth(corpus):
     # every rendered event shows its background at the frame corner, and each track's box holds its colour
     cfg, folder, annotation = corpus
@@ -101,9 +117,11 @@ def test_splits_follow_the_fractions():
     assert splits == assign_splits(48, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=0)
 
 
-def test_bad_queries_per_event_is_refused(tmp_path):
+def test_bad_queries_per_event_or_event_count_is_refused(tmp_path):
     with pytest.raises(ValueError, match="queries_per_event"):
         build_sample_corpus(SampleCorpusConfig(num_videos=1, queries_per_event=9), tmp_path / "x")
+    with pytest.raises(ValueError, match="max_events=7.*colour of its own"):
+        build_sample_corpus(SampleCorpusConfig(num_videos=1, max_events=7), tmp_path / "x")
 
 
 @pytest.mark.slow
