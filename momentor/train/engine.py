@@ -33,7 +33,7 @@ def enable_gradient_checkpointing(model: Momentor) -> None:
     """
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     layers = [m for m in model.llm.modules() if isinstance(m, GradientCheckpointingLayer)]
     if not layers:
         raise ValueError(

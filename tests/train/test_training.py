@@ -183,7 +183,12 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_cfg):
             torch.randn(16, model.projection.in_features, generator=torch.Generator().manual_seed(i))
             for i in range(2)
         ]
+        calls = []
+        # a module early inside the layer (transformers checkpoints the layer's forward, so the layer's own hooks
+        # run once, and torch stops a recompute as soon as it has what backward needs)
+        model.decoder.layers[0].self_attn.register_forward_pre_hook(lambda *_: calls.append(1))
         model(collate(enc, feats, [8.0, 9.0], model.tokenizer.pad_token_id))["loss"].backward()
+        assert len(calls) == (2 if checkpointed else 1)  # a checkpointed layer runs again in backward
         grads.append({k: p.grad.clone() for k, p in model.trainable_parameters().items()})
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-5, atol=1e-7)
