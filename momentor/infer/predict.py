@@ -51,7 +51,7 @@ class Predictor:
         model, cfg = model_checkpoint.load(resolve_checkpoint(checkpoint), with_encoder=with_encoder)
         bf16 = use_bf16(cfg.train)
         if bf16:
-            model.llm.to(torch.bfloat16)  # as in training (momentor.train.engine.prepare_model)
+            model.store_llm_in_bf16()  # as in training (momentor.train.engine.prepare_model)
         if torch.cuda.is_available():
             model.cuda()
         model.eval()

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from momentor.model.encoder import FrameEncoder
+from momentor.model.lora import keep_adapters_fp32
 from momentor.model.prompt import FRAME, IGNORE, TIME, TIME_LABEL, VID_END, VID_START, Encoded, PromptEncoder
 from momentor.model.temporal_perception import TemporalPerception
 
@@ -140,6 +141,15 @@ class Momentor(nn.Module):
         if self.encoder is not None:
             self.encoder.eval()
         return self
+
+    def store_llm_in_bf16(self) -> None:
+        """Keep the frozen LLM's weights in bf16 for bf16 autocast; LoRA adapters inside it stay fp32.
+
+        Autocast casts weights that do not require grad again on every call (its cast cache keeps only
+        trainable leaves), which would re-read the whole fp32 LLM each step; the adapters are master weights.
+        """
+        self.llm.to(torch.bfloat16)
+        keep_adapters_fp32(self.llm)
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.temporal.tables()

@@ -2,9 +2,7 @@
 
 The engine gets only the trainable tensors (projection, temporal tables, boundary embeddings, and LoRA
 adapters when there are any) as its optimizer's parameters; the frozen LLM and encoder sit in the module but
-are never stepped. Under bf16 the frozen LLM is stored in bf16 once: autocast casts weights that do not
-require grad again on every call (its cast cache keeps only trainable leaves), which would re-read the whole
-fp32 LLM each step.
+are never stepped. Under bf16 the frozen LLM is stored in bf16 once (``Momentor.store_llm_in_bf16``).
 """
 
 from __future__ import annotations
@@ -13,10 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-import torch
-
 from momentor.config import Config, StageConfig
-from momentor.model.lora import keep_adapters_fp32
 from momentor.model.momentor import Momentor
 from momentor.train.deepspeed_config import deepspeed_config
 from momentor.train.launch import ProcessPlace
@@ -47,8 +42,7 @@ def enable_gradient_checkpointing(model: Momentor) -> None:
 def prepare_model(model: Momentor, cfg: Config, bf16: bool) -> None:
     model.train()
     if bf16:
-        model.llm.to(torch.bfloat16)
-        keep_adapters_fp32(model.llm)
+        model.store_llm_in_bf16()
     if cfg.train.deepspeed.gradient_checkpointing:
         enable_gradient_checkpointing(model)
 

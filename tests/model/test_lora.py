@@ -65,6 +65,16 @@ def test_an_adapted_layer_computes_w_x_plus_scaled_b_a_x():
         torch.testing.assert_close(holder(x).float(), expected, rtol=0.05, atol=0.05)
 
 
+def test_llm_in_bf16_keeps_the_adapters_fp32():
+    # training (prepare_model) and prediction (Predictor.load) store the frozen LLM in bf16 the same way
+    model = _lora_model()
+    model.store_llm_in_bf16()
+    q_proj = model.llm.get_submodule("model.layers.0.self_attn.q_proj")
+    assert q_proj.weight.dtype == torch.bfloat16
+    assert q_proj.lora.a.dtype == q_proj.lora.b.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in model.trainable_parameters().values())
+
+
 def test_unknown_targets_name_the_llms_linear_layers():
     model = build_model(ModelConfig(preset="tiny"), seed=0, with_encoder=False)
     with pytest.raises(ValueError, match=r"query_key_value.*q_proj"):
