@@ -27,6 +27,7 @@ from momentor.data.tasks import TASK_TYPES
 # a number in exponent form without a dot (1e-3): YAML 1.1, so PyYAML and `-S` overrides, reads it as a string
 FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
+
 class ConfigError(ValueError):
     """A config key or value that is not allowed; the message names it and what to do."""
 

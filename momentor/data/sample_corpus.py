@@ -108,17 +108,12 @@ def _plan_rendered(
     rng: np.random.Generator, lead: tuple[str, str], companion: tuple[str, str], used: set, size: float
 ) -> list[Actor]:
     """The event's own lead actor, joined half the time by the video's companion (with a motion new to it)."""
-    members = [lead]
-    if rng.random() < 0.5:
-        motions = [m for m in PAIR_MOTIONS if (companion, m) not in used]
-        if motions:
-            members.append(companion)
+    pair = rng.random() < 0.5 and any((companion, m) not in used for m in PAIR_MOTIONS)
+    members = [lead, companion] if pair else [lead]
     actors = []
-    pair = len(members) == 2
     for k, member in enumerate(members):
         colour, shape = member
-        options = PAIR_MOTIONS if pair else tuple(MOTION_WORDS)
-        options = [m for m in options if (member, m) not in used]
+        options = [m for m in (PAIR_MOTIONS if pair else MOTION_WORDS) if (member, m) not in used]
         motion = options[int(rng.integers(len(options)))]
         used.add((member, motion))
         lane = (-0.2, 0.2)[k] if pair else 0.0

@@ -48,7 +48,7 @@ def add_lora(llm: nn.Module, rank: int, alpha: float, targets: list[str]) -> int
         ValueError: no layer matched (the names differ between LLM families: see ``model.lora_targets``).
     """
     layers = [
-        (name, m)
+        m
         for name, m in llm.named_modules()
         if isinstance(m, nn.Linear) and name.rsplit(".", 1)[-1] in targets
     ]
@@ -58,9 +58,8 @@ def add_lora(llm: nn.Module, rank: int, alpha: float, targets: list[str]) -> int
             f"model.lora_targets {targets} matches no linear layer of {type(llm).__name__}; its linear layers "
             f"are named {names}"
         )
-    for _, layer in layers:
-        w = layer.weight
-        layer.lora = LoRA(layer.in_features, layer.out_features, rank, alpha).to(w.device)
+    for layer in layers:
+        layer.lora = LoRA(layer.in_features, layer.out_features, rank, alpha).to(layer.weight.device)
         layer.register_forward_hook(LoRA.hook)
     return len(layers)
 

@@ -72,13 +72,14 @@ def build_engine(
             "temporal tables, the LLM's head); use 0 (the default: a few million trainable numbers need no "
             "partitioning), 1 or 2"
         )
+    stage_cfg = getattr(cfg.train, stage)
     ds_config = deepspeed_config(
-        cfg.train, getattr(cfg.train, stage), plan.total_steps, plan.warmup_steps, place.world_size, bf16
+        cfg.train, stage_cfg, plan.total_steps, plan.warmup_steps, place.world_size, bf16
     )
     if place.is_main:
         (out / "deepspeed_config.json").write_text(json.dumps(ds_config, indent=1) + "\n")
     engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=parameter_groups(model, getattr(cfg.train, stage)), config=ds_config
+        model=model, model_parameters=parameter_groups(model, stage_cfg), config=ds_config
     )
     # WarmupCosineLR starts at iteration -1 and its linear warmup at 0, so optimizer step k would run at the
     # rate of iteration k-2 and the first two steps at lr 0. From iteration 1, step k runs at iteration k:
