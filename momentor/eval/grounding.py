@@ -13,6 +13,14 @@ The top-1 window is the highest-scored predicted window (the first on ties; wind
 their order). A query with several ground-truth windows takes its best IoU. A query with no predicted
 window scores IoU 0. mIoU is the mean top-1 IoU. Values are percent, rounded to 2 decimals.
 
+``moments`` tells *which* moment of its video each top-1 window lands on (IoU >= 0.5, inclusive, after
+the clipping above), from the annotated windows of all the queries of that video: ``own`` (its own moment:
+the R1@0.5 hit), ``other`` (another annotated moment of the same video: the query was not told apart from
+it), ``none``; and ``first`` (the video's earliest moment) against ``first_prior``, the share of queries
+whose own moment is the earliest. A model that answers every query of a video with the same moment, the
+prior of a small corpus or of Charades-STA's early moments, shows ``first`` near 100 whatever R1 says;
+``videos_with_several_moments`` says on how many videos ``other`` could happen at all.
+
 Ground truth (one query per annotated sentence; ``query_id`` = ``"<video_id>_q<k>"``, k counting that
 video's sentences from 0 in file order, the ids the manifest's readers give them too):
 
@@ -36,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from momentor.eval import manifest_tables
-from momentor.eval.intervals import as_windows, iou_paired
+from momentor.eval.intervals import as_windows, iou_matrix, iou_paired
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_records
 
 
@@ -183,14 +191,22 @@ def rank_windows(windows, what: str) -> np.ndarray:
     return arr[np.argsort(-arr[:, 2], kind="stable")]
 
 
-def top1_ious(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], clip: bool) -> np.ndarray:
-    """(q,) IoU of each query's top-1 window with its best-matching ground-truth window."""
+def top1_windows(
+    queries: list[GroundingQuery], predictions: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(q, 2) top-1 window of each query (0, 0 where there is none) and (q,) whether there is one."""
     top1 = np.zeros((len(queries), 2))  # (q, 2)
     predicted = np.zeros(len(queries), dtype=bool)
     for i, query in enumerate(queries):
         pred = predictions[query.query_id]
         if len(pred):
             top1[i], predicted[i] = pred[0, :2], True
+    return top1, predicted
+
+
+def top1_ious(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], clip: bool) -> np.ndarray:
+    """(q,) IoU of each query's top-1 window with its best-matching ground-truth window."""
+    top1, predicted = top1_windows(queries, predictions)
     owner = np.repeat(
         np.arange(len(queries)), [len(q.windows) for q in queries]
     )  # (w,) query of each gt window
@@ -205,6 +221,42 @@ def top1_ious(queries: list[GroundingQuery], predictions: dict[str, np.ndarray],
     return np.where(predicted, best, 0.0)  # no predicted window: IoU 0
 
 
+MOMENT_IOU = 0.5
+
+
+def moment_confusion(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], clip: bool) -> dict:
+    """Which moment of its video each top-1 window lands on; see the module docstring."""
+    top1, predicted = top1_windows(queries, predictions)
+    by_video: dict[str, list[int]] = {}
+    for i, query in enumerate(queries):
+        by_video.setdefault(query.video_id, []).append(i)
+    own = other = first = first_prior = several = 0
+    for members in by_video.values():
+        duration = queries[members[0]].duration
+        windows = [np.clip(queries[i].windows, 0, duration) if clip else queries[i].windows for i in members]
+        moments = np.unique(np.concatenate(windows), axis=0)  # (k, 2) the video's distinct moments, by start
+        several += len(moments) > 1
+        for i, mine in zip(members, windows):
+            if not predicted[i]:
+                continue
+            window = np.clip(top1[i], 0, duration) if clip else top1[i]
+            hits = np.nan_to_num(iou_matrix(window[None], moments)[0]) >= MOMENT_IOU  # (k,)
+            is_mine = (moments[:, None, :] == mine[None]).all(-1).any(1)  # (k,)
+            own += bool((hits & is_mine).any())
+            other += bool((hits & ~is_mine).any() and not (hits & is_mine).any())
+            first += bool(hits[0])
+        first_prior += sum(bool((moments[0] == mine).all(-1).any()) for mine in windows)
+    n = max(len(queries), 1)
+    return {
+        "own": round(100 * own / n, 2),
+        "other": round(100 * other / n, 2),
+        "none": round(100 * (len(queries) - own - other) / n, 2),
+        "first": round(100 * first / n, 2),
+        "first_prior": round(100 * first_prior / n, 2),
+        "videos_with_several_moments": several,
+    }
+
+
 def score(
     queries: list[GroundingQuery], predictions: dict[str, np.ndarray], convention: GroundingConvention
 ) -> dict:
@@ -217,6 +269,7 @@ def score(
     result["mIoU"] = round(100 * float(ious.mean()), 2)
     result["num_queries"] = len(queries)
     result["gt_windows_past_end"] = count_past_end(queries)
+    result["moments"] = moment_confusion(queries, predictions, convention.clip_to_duration)
     result["convention"] = {
         "iou_inclusive": convention.inclusive,
         "iou_round": convention.round_to,

@@ -56,6 +56,25 @@ def test_top1_is_the_highest_score_and_missing_windows_score_zero():
     assert result["R1@0.7"] == 50.0 and result["mIoU"] == 50.0
 
 
+def test_moments_tell_which_moment_of_the_video_the_answer_lands_on():
+    # three moments of one 10 s video, asked once each, and a second video asked once
+    queries = [_query("a", [0, 3]), _query("b", [3, 6]), _query("c", [6, 10]), _query("d", [2, 8])]
+    queries[3].video_id = "w"
+    answers = (("a", [0, 3.2]), ("b", [0, 3]), ("c", [0.5, 2.5]))
+    ranked = {k: grounding.rank_windows([w], k) for k, w in answers}
+    result = grounding.score(queries, {**ranked, "d": np.zeros((0, 3))}, GroundingConvention())
+    # a: its own moment; b: the first moment, not its own; c: IoU 2/3 with the first moment; d: nothing
+    assert result["moments"] == {
+        "own": 25.0,
+        "other": 50.0,
+        "none": 25.0,
+        "first": 75.0,
+        "first_prior": 50.0,  # a's own moment is its video's first, and so is d's (its only one)
+        "videos_with_several_moments": 1,
+    }
+    assert result["R1@0.5"] == result["moments"]["own"]
+
+
 def test_differing_query_sets_name_the_ids(tmp_path, fixtures_dir):
     gt = fixtures_dir / "charades_sta" / "charades_sta_test.txt"
     pred = write_jsonl(
@@ -83,6 +102,12 @@ def test_charades_sta_test_set(fixtures_dir, tmp_path):
     result = grounding.evaluate_files(gt, pred, GroundingConvention())
     assert (result["R1@0.3"], result["R1@0.7"], result["mIoU"]) == (100.0, 100.0, 100.0)
     assert result["gt_windows_past_end"] == 562
+    # every answer on its own moment; the same moment asked twice counts once among the video's moments
+    moments = result["moments"]
+    assert (moments["own"], moments["other"], moments["none"]) == (100.0, 0.0, 0.0)
+    # Charades-STA's moments of a video overlap: an answer on its own moment can land on the first one too
+    assert 0 < moments["first_prior"] < moments["first"] < 100
+    assert 0 < moments["videos_with_several_moments"] < 1334
 
 
 def test_activitynet_captions_val(fixtures_dir):
