@@ -14,12 +14,15 @@ their order). A query with several ground-truth windows takes its best IoU. A qu
 window scores IoU 0. mIoU is the mean top-1 IoU. Values are percent, rounded to 2 decimals.
 
 ``moments`` tells *which* moment of its video each top-1 window lands on (IoU >= 0.5, inclusive, after
-the clipping above), from the annotated windows of all the queries of that video: ``own`` (its own moment:
-the R1@0.5 hit), ``other`` (another annotated moment of the same video: the query was not told apart from
-it), ``none``; and ``first`` (the video's earliest moment) against ``first_prior``, the share of queries
-whose own moment is the earliest. A model that answers every query of a video with the same moment, the
-prior of a small corpus or of Charades-STA's early moments, shows ``first`` near 100 whatever R1 says;
-``videos_with_several_moments`` says on how many videos ``other`` could happen at all.
+the clipping above), from the annotated windows of all the queries of that video:
+
+- ``own``: its own moment (the R1@0.5 hit under the default convention);
+- ``other``: another annotated moment of the same video (the query was not told apart from it);
+- ``none``: no annotated moment;
+- ``first``: the video's earliest moment, against ``first_prior``, the share of queries that ask for it.
+  A model that answers every query with the first moment of its video (the prior of a small corpus, or of
+  Charades-STA's early moments) shows ``first`` near 100 whatever R1 says;
+- ``videos_with_several_moments``: on how many videos ``other`` could happen at all.
 
 Ground truth (one query per annotated sentence; ``query_id`` = ``"<video_id>_q<k>"``, k counting that
 video's sentences from 0 in file order, the ids the manifest's readers give them too):
