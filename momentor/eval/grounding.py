@@ -240,15 +240,16 @@ def moment_confusion(queries: list[GroundingQuery], predictions: dict[str, np.nd
         moments = np.unique(np.concatenate(windows), axis=0)  # (k, 2) the video's distinct moments, by start
         several += len(moments) > 1
         for i, mine in zip(members, windows):
+            is_mine = (moments[:, None, :] == mine[None]).all(-1).any(1)  # (k,)
+            first_prior += bool(is_mine[0])
             if not predicted[i]:
                 continue
             window = np.clip(top1[i], 0, duration) if clip else top1[i]
             hits = np.nan_to_num(iou_matrix(window[None], moments)[0]) >= MOMENT_IOU  # (k,)
-            is_mine = (moments[:, None, :] == mine[None]).all(-1).any(1)  # (k,)
-            own += bool((hits & is_mine).any())
-            other += bool((hits & ~is_mine).any() and not (hits & is_mine).any())
+            on_mine = bool((hits & is_mine).any())
+            own += on_mine
+            other += bool(hits.any()) and not on_mine
             first += bool(hits[0])
-        first_prior += sum(bool((moments[0] == mine).all(-1).any()) for mine in windows)
     n = max(len(queries), 1)
     return {
         "own": round(100 * own / n, 2),
