@@ -103,7 +103,10 @@ def momentor_pipeline(
     mined.after(checked)  # data that fails validation goes no further
     corpus = mined.outputs["updated_manifest"]
 
-    gesm = _on(train(params=params, manifest=corpus, features=frames, stage="gesm"), "train", image, gpus)
+    align = _on(train(params=params, manifest=corpus, features=frames, stage="align"), "train", image, gpus)
+    align.set_display_name("train-align")
+    gesm = _on(train(params=params, manifest=corpus, features=frames, stage="gesm",
+                     init_model=align.outputs["model"]), "train", image, gpus)
     gesm.set_display_name("train-gesm")
     instruct = _on(train(params=params, manifest=corpus, features=frames, stage="instruct",
                          init_model=gesm.outputs["model"]), "train", image, gpus)

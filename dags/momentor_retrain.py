@@ -20,7 +20,7 @@ SCHEDULE = "0 3 * * 1"  # = params.yaml pipeline.schedule
 RAW_DATA = Asset("momentor://data/raw")
 CHAMPION = Asset("momentor://model/champion")
 TRAINED_VERSION = "momentor_trained_data_version"  # Airflow Variable: data version of the last promotion
-STAGES = ["gesm", "instruct"]
+STAGES = ["align", "gesm", "instruct"]
 
 
 @dag(

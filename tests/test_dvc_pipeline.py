@@ -42,7 +42,8 @@ def test_dvc_sees_the_pipeline_in_order():
     nodes = dict(re.findall(r'(node\d+)\["([^"]+)"\]', out.stdout))
     edges = {(nodes[a], nodes[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", out.stdout)}
     for edge in [("data.dvc", "ingest"), ("ingest", "features"), ("features", "validate"), ("validate", "engine"),
-                 ("engine", "validate_instructions"), ("train_gesm", "train_instruct"), ("evaluate", "gate"),
+                 ("engine", "validate_instructions"), ("validate_instructions", "train_align"),
+                 ("train_align", "train_gesm"), ("train_gesm", "train_instruct"), ("evaluate", "gate"),
                  ("gate", "promote"), ("export", "promote")]:
         assert edge in edges, f"dvc.yaml lost the edge {edge}"
 

@@ -1,4 +1,4 @@
-"""One training stage (GESM pretraining or instruction tuning) of the trainable Momentor parts."""
+"""One training stage (modality alignment, GESM pretraining or instruction tuning) of the trainable Momentor parts."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output

@@ -2,7 +2,7 @@
 
 | stage | examples |
 |---|---|
-| ``align`` | one video-caption pair per video: its segments' captions in order, no timestamps |
+| ``align`` | one clip-caption pair per event: the event cut out as a video of its own, and its caption |
 | ``gesm`` | the ``gesm`` instructions: every event as ``<t=s> ~ <t=e>: caption``, in order |
 | ``instruct`` | the instructions of the 8 task types |
 
@@ -22,14 +22,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from momentor.data.features import load_features
 from momentor.data.manifest import TASKS, read_table, table_path
 from momentor.model.momentor import Batch, collate
 from momentor.model.prompt import FRAME, Encoded, PromptEncoder
-from momentor.train.compose import compose_features
+from momentor.train.compose import compose_features, training_events
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +60,26 @@ def caption_sentence(caption: str) -> str:
     return caption[:1].upper() + caption[1:] + "."
 
 
-def align_examples(videos: pd.DataFrame, segments: pd.DataFrame) -> list[Example]:
-    """One video-caption pair per video: annotated captions if any, else the engine's, in time order."""
-    durations = dict(zip(videos["video_id"], videos["duration"]))
-    out = []
-    for video_id, rows in segments.groupby("video_id", sort=True):
-        gt = rows[rows["origin"] == "gt"]
-        rows = (gt if len(gt) else rows).sort_values(["start", "end"])
-        answer = " ".join(caption_sentence(c) for c in rows["caption"])
-        turns = [{"from": "human", "value": f"<video>\n{ALIGN_QUESTION}"}, {"from": "gpt", "value": answer}]
-        out.append(Example(str(video_id), json.dumps(turns), float(durations[video_id])))
-    return out
+def align_examples(manifest_dir: str | Path, split: str = "train") -> list[Example]:
+    """One clip-caption pair per event of the split's videos (the method's modality alignment).
+
+    The event is cut out of its video and shown as a video of its own (its frames resampled to M from the
+    cached features, as a one-event composition), with the question "Describe what happens in the video."
+    and its caption as the answer: no timestamps, so the stage trains the projection to show the LLM what the
+    frames hold. Pairs per event and not per video: a video's captions in order are one example per video
+    (34 on the sample corpus), its events are three times as many, each with a single answer.
+    """
+    turns = [{"from": "human", "value": f"<video>\n{ALIGN_QUESTION}"}]
+    return [
+        Example(
+            part.video_id,
+            json.dumps(turns + [{"from": "gpt", "value": caption_sentence(part.caption)}]),
+            part.length,
+            (part,),
+        )
+        for video in training_events(manifest_dir, split)
+        for part in video
+    ]
 
 
 def stage_examples(
@@ -88,13 +96,12 @@ def stage_examples(
     task_repeats``) counts each example of a task type that many times per epoch (a type with few examples,
     like the one GESM sequence per video, is otherwise drowned out).
     """
-    videos = read_table(manifest_dir, "videos")
-    videos = videos[videos["split"] == split]
     if stage == "align":
         if tasks:
             raise ValueError("train.align.tasks: the align stage reads segments, not instructions; leave it null")
-        segments = read_table(manifest_dir, "segments")
-        return align_examples(videos, segments[segments["video_id"].isin(videos["video_id"])])
+        return align_examples(manifest_dir, split)
+    videos = read_table(manifest_dir, "videos")
+    videos = videos[videos["split"] == split]
     if stage not in STAGE_TASKS:
         raise ValueError(f"unknown training stage {stage!r}; use align, gesm or instruct")
     for key, given in (("tasks", tasks or ()), ("task_repeats", repeats or {})):

@@ -38,7 +38,7 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
         assert "pip install" not in " ".join(container["command"]), f"{name} installs packages at run time"
     assert "exec-raw-data" in containers and "exec-importer" not in executors
     gpu = {n for n, c in containers.items() if "accelerator" in c["resources"]}
-    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict"}
+    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-train-3", "exec-predict"}
     for name in gpu:
         accelerator = containers[name]["resources"]["accelerator"]
         assert accelerator["resourceType"] == "nvidia.com/gpu"

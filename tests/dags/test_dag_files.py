@@ -52,7 +52,7 @@ def test_retraining_tasks_and_trigger_form(parsed):
     assert tasks["read_gate_decision"] == ["publish_champion", "report_rejection"]
     schema = retrain["params"]
     assert schema["preset"]["enum"] == [None, "tiny", "cpu", "paper"]
-    assert schema["stages"]["items"]["enum"] == ["gesm", "instruct"]
+    assert schema["stages"]["items"]["enum"] == ["align", "gesm", "instruct"]
     assert schema["gate_floors"]["type"] == "object"
     # optional strings are nullable: the UI form treats "" as a missing required value
     assert schema["kfp_endpoint"]["type"] == ["null", "string"] and retrain["defaults"]["kfp_endpoint"] is None

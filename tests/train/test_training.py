@@ -149,19 +149,31 @@ def test_init_from_another_model_setting_is_refused(tiny_cfg, tmp_path):
         train(tiny_cfg("model.timestamps=text"), "instruct", tmp_path / "x", init=start, show_progress=False)
 
 
-def test_align_pairs_each_video_with_its_captions_in_order(tiny_cfg, tmp_path):
-    import pandas as pd
+def test_align_pairs_each_event_clip_with_its_caption(tiny_cfg, tmp_path):
+    from momentor.data.features import feature_dir
+    from momentor.train.compose import training_events
+    from momentor.train.dataset import FeatureStore
 
     cfg = tiny_cfg(*FAST, "train.align.enabled=true", "train.align.max_steps=2")
     manifest = f"{cfg.paths.work}/manifest"
     examples = stage_examples(manifest, "align")
-    segments = pd.read_parquet(f"{manifest}/segments.parquet")
-    first = segments[(segments.video_id == examples[0].video_id) & (segments.origin == "gt")].sort_values(
-        "start"
-    )
-    answer = json.loads(examples[0].conversations)[1]["value"]
-    assert answer.startswith(first.caption.iloc[0][:1].upper() + first.caption.iloc[0][1:])
-    assert "<t=" not in answer and answer.count(".") == len(first)
+    events = [part for video in training_events(manifest) for part in video]
+    assert len(events) > len({p.video_id for p in events})  # more pairs than videos
+    assert [e.parts for e in examples] == [(p,) for p in events]
+    store = FeatureStore(feature_dir(cfg), 16)
+    for example, part in zip(examples, events):
+        turns = json.loads(example.conversations)
+        assert turns[0]["value"] == "<video>\nDescribe what happens in the video."
+        caption = part.caption.strip().rstrip(".")
+        assert turns[1]["value"] == caption[:1].upper() + caption[1:] + "."
+        assert example.duration == pytest.approx(part.end - part.start)
+        # the clip shows only its event's frames: source frames whose times lie in [start, end]
+        frames = store.of(example)
+        source = store[part.video_id]
+        step = part.duration / 15
+        inside = [source[k] for k in range(16) if part.start - 1e-6 <= k * step <= part.end + 1e-6]
+        if inside:
+            assert all(any(torch.equal(f, g) for g in inside) for f in frames)
     train(cfg, "align", tmp_path, show_progress=False)
     assert len(read_metrics(tmp_path / "metrics.csv")) == 2
 
