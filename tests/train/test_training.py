@@ -161,6 +161,7 @@ def test_align_pairs_each_event_clip_with_its_caption(tiny_cfg, tmp_path):
     assert len(events) > len({p.video_id for p in events})  # more pairs than videos
     assert [e.parts for e in examples] == [(p,) for p in events]
     store = FeatureStore(feature_dir(cfg), 16)
+    checked = 0
     for example, part in zip(examples, events):
         turns = json.loads(example.conversations)
         assert turns[0]["value"] == "<video>\nDescribe what happens in the video."
@@ -174,6 +175,8 @@ def test_align_pairs_each_event_clip_with_its_caption(tiny_cfg, tmp_path):
         inside = [source[k] for k in range(16) if part.start - 1e-6 <= k * step <= part.end + 1e-6]
         if inside:
             assert all(any(torch.equal(f, g) for g in inside) for f in frames)
+            checked += 1
+    assert checked >= len(examples) // 2, f"only {checked} of {len(examples)} clips span a source frame"
     train(cfg, "align", tmp_path, show_progress=False)
     assert len(read_metrics(tmp_path / "metrics.csv")) == 2
 
