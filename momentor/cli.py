@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "momentor.eval.commands",
     "momentor.export.commands",
     "momentor.pipeline_commands",
+    "momentor.step_commands",
 )
 
 

@@ -52,8 +52,13 @@ def _write_summary(summary: dict, out: str | None) -> None:
 def compile_(args: argparse.Namespace) -> int:
     from momentor import pipeline_runs
 
+    from momentor import step_graphs
+
     out = pipeline_runs.compile_pipeline(args.out, args.pipeline_file)
     print(f"compiled {args.pipeline_file} -> {out}")
+    root = Path(args.pipeline_file).resolve().parents[1]
+    for path in step_graphs.write_all(root):
+        print(f"wrote {path} from momentor/steps.py")
     return 0
 
 

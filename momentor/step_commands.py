@@ -1,0 +1,96 @@
+"""``momentor step NAME --run-dir DIR``: run one step of the pipeline table (:mod:`momentor.steps`) in a run folder.
+
+    momentor step NAME --run-dir DIR [--raw FOLDER] [--champion DIR] [--params FILE] [-S key=value ...]
+
+This is what an Airflow task (in the worker or in a pod) runs. The run folder is a project folder of its
+own: ``DIR/data`` is a link to the raw data the run reads (``--raw``; the version the run was given),
+``DIR/work`` its work folder, so the step's command lines run there unchanged, as ``dvc repro`` runs them
+in the project. On a durable volume the run folder is what makes a retried task resume: a training stage
+continues from the checkpoints under ``DIR/work/train/<stage>``. ``--champion`` is the champion folder
+shared by all runs (default: ``<paths.work>/<gate.champion>`` of the config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+
+class RunFolderError(RuntimeError):
+    """The run folder belongs to other raw data."""
+
+
+def link_raw(run_dir: Path, raw: str | Path) -> Path:
+    """Make ``run_dir/data`` a link to ``raw``; an existing link must already point there."""
+    raw = Path(raw).resolve()
+    if not raw.is_dir():
+        raise RunFolderError(f"raw data folder {raw} not found; pass the folder the data was announced at")
+    link = run_dir / "data"
+    if link.is_symlink() or link.exists():
+        if link.resolve() != raw:
+            raise RunFolderError(
+                f"{run_dir} is a run over {link.resolve()}, not {raw}; use a new --run-dir for other data")
+        return link
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".data.{os.getpid()}"
+    os.symlink(raw, tmp, target_is_directory=True)
+    os.replace(tmp, link)
+    return link
+
+
+def step_argv(cmd: str, params: str, overrides: list[str]) -> list[str]:
+    """A step's command line as ``momentor`` argv, with the config file and overrides appended."""
+    argv = shlex.split(cmd)
+    if argv[0] != "momentor":
+        raise ValueError(f"a step command must be a momentor verb, not {cmd!r}")
+    return [*argv[1:], "--params", params, *(a for o in overrides for a in ("-S", o))]
+
+
+def run_step(name: str, run_dir: str | Path, params: str, overrides: list[str], raw: str | None = None,
+             champion: str | None = None) -> int:
+    """Run every command of step ``name`` in ``run_dir``; the first non-zero exit code, else 0."""
+    from momentor import cli, steps
+
+    step = steps.step(name)
+    if not step.enabled:
+        print(f"momentor step: {name} is disabled in momentor/steps.py; no orchestrator runs it", file=sys.stderr)
+        return 2
+    run_dir = Path(run_dir).resolve()
+    (run_dir / "work").mkdir(parents=True, exist_ok=True)
+    if raw is not None:
+        link_raw(run_dir, raw)
+    params = str(Path(params).resolve())
+    located = [*overrides, f"paths.work={run_dir / 'work'}", f"paths.raw={run_dir / 'data'}"]
+    if champion:
+        located.append(f"gate.champion={Path(champion).resolve()}")
+    before = os.getcwd()
+    os.chdir(run_dir)
+    try:
+        for cmd in step.cmds:
+            code = cli.main(step_argv(cmd, params, located))
+            if code:
+                print(f"momentor step {name}: `{cmd}` exited with {code} in {run_dir}", file=sys.stderr)
+                return code
+    finally:
+        os.chdir(before)
+    return 0
+
+
+def step(args: argparse.Namespace) -> int:
+    try:
+        return run_step(args.name, args.run_dir, args.params, args.overrides, args.raw, args.champion)
+    except (RunFolderError, KeyError) as err:
+        print(f"momentor step: {err}", file=sys.stderr)
+        return 2
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("step", parents=[common], help="run one step of the pipeline table in a run folder")
+    p.add_argument("name", help="the step (momentor/steps.py), e.g. train_gesm")
+    p.add_argument("--run-dir", required=True, help="the run's folder (DIR/data, DIR/work)")
+    p.add_argument("--raw", help="raw data folder to link as DIR/data (the first step of a run must give it)")
+    p.add_argument("--champion", help="champion folder shared by all runs (default: <paths.work>/<gate.champion>)")
+    p.set_defaults(handler=step)

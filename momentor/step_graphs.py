@@ -1,0 +1,86 @@
+"""Write each orchestrator's view of the step table (:mod:`momentor.steps`): ``dvc.yaml`` and the Airflow DAGs'
+literal copy of the table. ``momentor pipeline compile`` writes both (with the KFP package); tests keep the
+committed files equal to what this module writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pprint
+from pathlib import Path
+
+import yaml
+
+from momentor import steps
+
+DVC_FILE = "dvc.yaml"
+AIRFLOW_TABLE = "dags/momentor_step_table.py"
+GENERATED = "generated from momentor/steps.py by `momentor pipeline compile`; do not edit"
+
+DVC_HEADER = f"""\
+# The momentor pipeline for `dvc repro` ({GENERATED}).
+# Each stage is one `momentor` verb: the logic lives in the package, the stage names its inputs, parameters
+# (from params.yaml) and outputs. Raw data (videos + annotations) is versioned by data.dvc.
+"""
+
+DVC_PLOTS = [
+    {"training_loss": {"template": "linear", "x": "step",
+                       "y": {"work/train/gesm/metrics.csv": "loss", "work/train/instruct/metrics.csv": "loss"}}},
+    {"work/eval/plots/grounding.csv": {"x": "iou"}},
+    {"work/eval/plots/dense_captioning.csv": {"x": "tiou"}},
+]
+
+
+def _dvc_stage(step: steps.Step) -> dict:
+    stage: dict = {"cmd": step.cmds[0] if len(step.cmds) == 1 else list(step.cmds), "deps": list(step.deps)}
+    if step.params:
+        stage["params"] = list(step.params)
+    outs, metrics = [], []
+    for out in step.outs:
+        if out == "work/eval/metrics.json":
+            metrics.append({out: {"cache": False}})
+        elif out in step.persist:
+            outs.append({out: {"persist": True}})
+        elif out in step.uncached:
+            outs.append({out: {"cache": False}})
+        else:
+            outs.append(out)
+    stage["outs"] = outs
+    if metrics:
+        stage["metrics"] = metrics
+    return stage
+
+
+def dvc_yaml() -> str:
+    """The text of ``dvc.yaml``: one stage per enabled step, then the plots."""
+    stages = {step.name: _dvc_stage(step) for step in steps.enabled_steps()}
+    body = yaml.safe_dump({"stages": stages}, sort_keys=False, width=110)
+    plots = yaml.safe_dump({"plots": DVC_PLOTS}, sort_keys=False, width=110)
+    return DVC_HEADER + body + "\n# `dvc plots show`: training curves and the evaluation threshold curves\n" + plots
+
+
+def airflow_table() -> str:
+    """The text of ``dags/momentor_step_table.py``: the enabled steps as plain dicts, with their resources."""
+    rows = []
+    for step in steps.enabled_steps():
+        row = {k: v for k, v in dataclasses.asdict(step).items()
+               if k in ("name", "cmds", "when", "durable", "persist")}
+        row["cmds"] = list(row["cmds"])
+        row["persist"] = list(row["persist"])
+        row["needs"] = list(step.needs)
+        row["resources"] = steps.resources(step.name)
+        rows.append(row)
+    return (f'"""The pipeline\'s steps for the Airflow DAGs ({GENERATED}).\n\n'
+            "A literal, because the Airflow image has no momentor to import.\n\"\"\"\n\n"
+            f"STEPS = {pprint.pformat(rows, width=110, sort_dicts=False)}\n")
+
+
+def write_all(root: str | Path = ".") -> list[Path]:
+    """Write ``dvc.yaml`` and the Airflow table under the project ``root``; the paths written."""
+    root = Path(root)
+    written = []
+    for name, text in ((DVC_FILE, dvc_yaml()), (AIRFLOW_TABLE, airflow_table())):
+        path = root / name
+        path.write_text(text)
+        written.append(path)
+    return written
