@@ -209,6 +209,7 @@ class GateConfig:
     floors: dict[str, float] = field(default_factory=lambda: {"grounding.R1@0.5": 0.0})
     max_regression: float = 0.0  # allowed drop against the champion, in metric points
     champion: str = "champion"  # folder, relative to paths.work, where the promoted model lives
+    keep_releases: int = 5  # past champions kept beside it for rollback (the current one always stays)
 
 
 @dataclass
@@ -390,6 +391,7 @@ def _validate_values(cfg: Config) -> None:
         "train.micro_batch_size": (cfg.train.micro_batch_size, 1),
         "train.gradient_accumulation_steps": (cfg.train.gradient_accumulation_steps, 1),
         "data.feature_batch_size": (cfg.data.feature_batch_size, 1),
+        "gate.keep_releases": (cfg.gate.keep_releases, 0),
     }
     for key, (value, least) in minimum.items():
         if value is not None and value < least:

@@ -100,7 +100,8 @@ def run_promote(args: argparse.Namespace) -> int:
         _write_status(args.status, {"promoted": False, "failed": failed, "champion": str(champion)})
         log.info("gate rejected the model (failed: %s); champion %s kept", ", ".join(failed), champion)
         return 0
-    release = gate.promote(args.checkpoint, args.metrics, champion, decision, args.force)
+    release = gate.promote(args.checkpoint, args.metrics, champion, decision, args.force,
+                           keep=cfg.gate.keep_releases)
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
     if args.status:
         _write_status(args.status, {"promoted": True, "release": str(release), "champion": str(champion)})

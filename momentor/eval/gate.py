@@ -91,8 +91,12 @@ def run_gate(metrics_path, floors: dict[str, float], champion_dir, max_regressio
     return decision
 
 
-def promote(checkpoint, metrics, champion, decision: dict | None = None, force: bool = False) -> Path:
-    """Make ``checkpoint`` (a folder) with its ``metrics`` file the champion; returns the release folder."""
+def promote(checkpoint, metrics, champion, decision: dict | None = None, force: bool = False,
+            keep: int | None = None) -> Path:
+    """Make ``checkpoint`` (a folder) with its ``metrics`` file the champion; returns the release folder.
+
+    ``keep``: past releases kept for rollback (None keeps all); older ones are removed after the swap.
+    """
     checkpoint, metrics, champion = Path(checkpoint), Path(metrics), Path(champion)
     if decision is None and not force:
         raise EvalInputError(
@@ -126,7 +130,26 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     release = releases / release_id
     os.rename(staging, release)
     _point(champion, release)
+    if keep is not None:
+        prune_releases(champion, keep)
     return release
+
+
+def prune_releases(champion: str | Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest past releases of ``champion``; the current one always stays.
+
+    Releases are ordered by their promotion time (the folder's modification time, then its name). Returns
+    the removed folders.
+    """
+    champion = Path(champion)
+    releases = champion.parent / f"{champion.name}.releases"
+    current = champion.resolve() if champion.is_symlink() else None
+    past = [r for r in releases.iterdir() if r.is_dir() and not r.name.startswith(".") and r.resolve() != current]
+    past.sort(key=lambda r: (r.stat().st_mtime_ns, r.name), reverse=True)
+    removed = past[keep:]
+    for release in removed:
+        shutil.rmtree(release)
+    return removed
 
 
 def _point(champion: Path, release: Path) -> None:

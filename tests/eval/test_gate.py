@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,22 @@ def test_plain_champion_folder_is_kept_as_a_release(tmp_path):
     assert legacy.is_symlink()
     kept = list((tmp_path / "champion.releases").glob("legacy-*"))
     assert len(kept) == 1 and json.loads((kept[0] / "metrics.json").read_text())["grounding"]["R1@0.5"] == 1.0
+
+
+def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
+    champion = tmp_path / "champion"
+    released = []
+    for i in range(5):
+        (tmp_path / "ckpt").mkdir(exist_ok=True)
+        (tmp_path / "ckpt" / "weights.safetensors").write_bytes(str(i).encode())
+        release = gate.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", _metrics(float(i))), champion,
+                               {"passed": True}, keep=2)
+        os.utime(release, ns=(i * 10**9, i * 10**9))  # promotion order, whatever the file system's clock
+        released.append(release)
+    left = sorted(p.name for p in (tmp_path / "champion.releases").iterdir())
+    # the current champion and the two newest past ones: rollback stays possible, the rest is gone
+    assert left == sorted(r.name for r in released[-3:])
+    assert champion.resolve() == released[-1].resolve()
+    assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"4"
+    assert gate.prune_releases(champion, 0) == [released[-2], released[-3]]
+    assert [p.name for p in (tmp_path / "champion.releases").iterdir()] == [released[-1].name]
