@@ -178,7 +178,6 @@ class TrainConfig:
     max_length: int = 2048  # longer conversations are cut at the end (never inside the video)
     checkpoint_every: int = 50  # optimizer steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2  # the newest K step checkpoints are kept
-    kill_at_step: int | None = None  # debugging: the process SIGKILLs itself after this step (resume tests)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
     gesm: StageConfig = field(default_factory=lambda: StageConfig(epochs=5.0))  # 34 sequences: 5 passes

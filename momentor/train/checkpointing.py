@@ -40,7 +40,7 @@ RNG_TENSOR = "rng::torch"
 FINAL = "final"
 STEP_NAME = re.compile(r"^step_(\d{8})$")
 # keys that may differ between a run and its resumption without changing what it computes
-RESUME_IGNORED = ("paths", "train.kill_at_step", "train.checkpoint_every", "train.keep_checkpoints")
+RESUME_IGNORED = ("paths", "train.checkpoint_every", "train.keep_checkpoints")
 
 
 @dataclass

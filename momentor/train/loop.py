@@ -14,10 +14,8 @@ its starting weights as its final checkpoint, so a pipeline keeps its shape.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
-import signal
 from dataclasses import asdict
 from pathlib import Path
 
@@ -187,8 +185,6 @@ def train(
             )
             if place.is_main:
                 checkpointing.prune(out, cfg.train.keep_checkpoints)
-        if cfg.train.kill_at_step == step + 1:
-            os.kill(os.getpid(), signal.SIGKILL)  # a real, unclean death (tests of resume)
     progress.close()
     if dataset.truncated:
         log.warning(

@@ -17,9 +17,16 @@ from momentor.train.progress import read_metrics
 DETERMINISTIC = ("step", "stage", "loss", "token_loss", "time_loss", "lr")
 
 
-def momentor(corpus: list[str], out: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
-    """`momentor train --stage gesm` in a fresh process that is not part of this one's process group."""
+DYING = Path(__file__).with_name("dying_momentor.py")
+
+
+def momentor(corpus: list[str], out: Path, *overrides: str, env: dict | None = None,
+             die_at_step: int | None = None) -> subprocess.Popen:
+    """`momentor train --stage gesm` in a fresh process that is not part of this one's process group;
+    with ``die_at_step``, the process kills itself (SIGKILL) as that step begins."""
     env = {k: v for k, v in (env or os.environ).items() if k not in LAUNCHER_VARIABLES}
+    if die_at_step is not None:
+        env["DIE_AT_STEP"] = str(die_at_step)
     sets = [
         a
         for o in corpus
@@ -34,8 +41,7 @@ def momentor(corpus: list[str], out: Path, *overrides: str, env: dict | None = N
     ]
     argv = [
         sys.executable,
-        "-m",
-        "momentor.cli",
+        *((str(DYING),) if die_at_step is not None else ("-m", "momentor.cli")),
         "train",
         "--stage",
         "gesm",
@@ -65,12 +71,12 @@ def test_killed_run_resumes_with_the_same_losses(tiny_overrides, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     # the uninterrupted run also stands for a slim container: it must train without compiling anything
     bare = without_a_compiler(tmp_path / "torch_extensions")
-    runs = [momentor(tiny_overrides, whole, env=bare), momentor(tiny_overrides, killed, "train.kill_at_step=5")]
+    runs = [momentor(tiny_overrides, whole, env=bare), momentor(tiny_overrides, killed, die_at_step=6)]
     logs = [p.communicate(timeout=300)[0] for p in runs]
     assert runs[0].returncode == 0, logs[0]
     assert not (tmp_path / "torch_extensions").exists(), "a world of one built DeepSpeed's shm op"
     assert runs[1].returncode == -9, logs[1]  # SIGKILL: no cleanup ran
-    # the kill came after step 5: steps 4 and 5 are logged but only the step-3 checkpoint exists
+    # the kill came as step 6 began: steps 4 and 5 are logged but only the step-3 checkpoint exists
     assert [p.name for p in step_checkpoints(killed)] == ["step_00000003"]
     assert not (killed / "final").exists()
     assert len(read_metrics(killed / "metrics.csv")) == 5
