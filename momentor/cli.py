@@ -25,7 +25,6 @@ from momentor import config as config_lib
 #: Modules that define ``register(subparsers, common)``; each adds its verbs.
 COMMAND_MODULES = (
     "momentor.config_commands",
-    "momentor.model.commands",
     "momentor.data.commands",
     "momentor.data.engine.commands",
     "momentor.validate.commands",
@@ -65,13 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     common = common_parser()
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name and name.startswith(err.name):  # a concern that has no verbs yet
-                continue
-            raise
-        module.register(sub, common)
+        # a verb module that cannot be imported is a broken install: fail here, never drop its verbs
+        importlib.import_module(name).register(sub, common)
     return parser
 
 

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from momentor import cli
@@ -32,3 +33,13 @@ def test_help_lists_the_pipeline_verbs_without_heavy_imports():
     helptext = subprocess.run([sys.executable, "-m", "momentor.cli", "--help"], capture_output=True, text=True).stdout
     for verb in ("config", "sample-data", "ingest", "features"):
         assert verb in helptext
+
+
+def test_every_verb_module_exists_and_a_broken_one_fails_loudly(monkeypatch):
+    import importlib.util
+
+    for name in cli.COMMAND_MODULES:
+        assert importlib.util.find_spec(name) is not None, f"{name} is listed but does not exist"
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "momentor.no_such_verbs"))
+    with pytest.raises(ModuleNotFoundError, match="momentor.no_such_verbs"):
+        cli.build_parser()
