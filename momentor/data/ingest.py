@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -30,10 +31,11 @@ from momentor.config import Config, ConfigError, SourceConfig
 from momentor.data.decode import probe_video
 from momentor.data.formats import read_source
 from momentor.data.formats.record import Rejected, SourceVideo, check_window, fit_window
-from momentor.data.manifest import QUARANTINE_FILE, SPLITS, ManifestWriter
+from momentor.data.manifest import QUARANTINE_FILE, SAFE_ID, SPLITS, ManifestWriter
 from momentor.data.quarantine import BadInput, Quarantine
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".m4v")
+SAFE_VIDEO_ID = re.compile(SAFE_ID)
 #: what the summary counts per source
 STAT_KEYS = ("videos", "segments", "queries", "instructions", "tracks", "frame_labels", "quarantined",
              "past_end_segments", "past_end_queries", "past_end_instructions", "dropped_past_end")  # fmt: skip
@@ -64,8 +66,19 @@ def find_video(folder: Path, video_id: str) -> Path:
     )
 
 
+def check_video_id(video_id) -> None:
+    """Refuse an id that is not a safe file name: it names files under the work folder (e.g. features)."""
+    if not isinstance(video_id, str) or not SAFE_VIDEO_ID.fullmatch(video_id):
+        raise BadInput(
+            f"video id {video_id!r} is not a safe file name (it would name files outside their folder)",
+            "use ids of letters, digits, '.', '_' and '-' (at most 200, not starting with '.'); "
+            "rename the video in the annotation file",
+        )
+
+
 def resolve_video(video: SourceVideo, source: SourceConfig) -> dict:
     """The ``videos`` row of a reader's record: file found, decodable at both ends, hashed, duration settled."""
+    check_video_id(video.video_id)
     path = (
         Path(video.path)
         if video.path

@@ -51,6 +51,8 @@ import pyarrow.parquet as pq
 from momentor.data.tasks import GESM, TASK_TYPES
 
 TASKS = (GESM, *TASK_TYPES)
+#: a video id names files (features, predictions): letters, digits, ``._-``, not starting with a dot
+SAFE_ID = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}"
 SPLITS = ("train", "val", "test")
 ORIGINS = ("gt", "engine")
 

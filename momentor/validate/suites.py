@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from momentor.data.formats import FORMATS
-from momentor.data.manifest import ORIGINS, SPLITS, TASKS
+from momentor.data.manifest import ORIGINS, SAFE_ID, SPLITS, TASKS
 from momentor.validate.conversations import NON_BLANK
 from momentor.validate.gx import gxe
 from momentor.validate.tables import ValidationTable
@@ -113,6 +113,9 @@ def _times(rules: Rules, table: str, start: str = "start", end: str = "end") -> 
 def videos_suite(rules: Rules) -> list:
     return [
         *_unique_id("video_id", "videos"),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="video_id", regex=f"^{SAFE_ID}$",
+            description="every video_id is a safe file name (letters, digits, '._-', not starting with '.')"),
         _between("duration", "every video has a duration > 0", low=1e-9),
         _between("fps", "fps is >= 0 (0 = unknown)", low=0),
         _in_set("source", SOURCES, "source is a known format"),

@@ -175,3 +175,20 @@ def test_bad_split_and_bad_window_are_reported(tmp_path):
     assert summary["tables"]["segments"] == 1 and summary["quarantined"] == 1
     (entry,) = read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")
     assert entry["item"] == "v_s0" and "not ordered" in entry["reason"]
+
+
+@pytest.mark.parametrize("hostile", ["../../champion/checkpoint/trainable", "/tmp/anywhere", ".hidden", "a b",
+                                     "x" * 201, ""])
+def test_an_id_that_is_not_a_safe_file_name_is_quarantined_and_the_rest_ingested(tmp_path, tiny_corpus_cfg,
+                                                                                   hostile):
+    folder = tmp_path / "sample"
+    annotation = build_sample_corpus(tiny_corpus_cfg, folder)
+    annotation["videos"].append({**annotation["videos"][0], "video_id": hostile})
+    (folder / ANNOTATIONS).write_text(json.dumps(annotation))
+    summary = ingest(make_cfg(tmp_path, [{"format": "sample", "path": str(folder)}]))
+    tables = read_manifest(tmp_path / "work" / "manifest")
+    assert tables["videos"]["video_id"].tolist() == ["sample_000", "sample_001"]
+    assert summary["quarantined"] == 1
+    (entry,) = read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")
+    assert entry["item"] == hostile and "not a safe file name" in entry["reason"] and "rename" in entry["hint"]
+    assert not (tmp_path / "champion").exists()

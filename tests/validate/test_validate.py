@@ -309,3 +309,13 @@ def test_a_relative_report_folder_works(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert _verb(cfg, tmp_path, "--report", "relative/report") == 0
     assert (tmp_path / "relative" / "report" / "data_docs" / "index.html").exists()
+
+
+def test_a_video_id_that_is_not_a_safe_file_name_fails_the_manifest_suite(tmp_path):
+    cfg = project_config(tmp_path)
+    manifest = write_good_manifest(cfg)
+    row = read_table(manifest, "videos").to_dict("records")[0]
+    _append(manifest, "videos", [{**row, "video_id": "../../champion/checkpoint/trainable"}])
+    run = validate(cfg, groups=["manifest"])
+    assert not run.success
+    assert ("videos", "expect_column_values_to_match_regex", "video_id") in _failed(run)
