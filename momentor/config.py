@@ -13,6 +13,7 @@ dataclass is the single place its keys are declared; give every field a default 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -298,9 +299,11 @@ def _check(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float:
         if isinstance(value, str) and FLOAT_TEXT.fullmatch(value.strip()):
-            return float(value)  # YAML 1.1 reads 1e-3 and 2e-5 (no dot) as strings
+            value = float(value)  # YAML 1.1 reads 1e-3 and 2e-5 (no dot) as strings
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: {value!r} is not a finite number; give a real value")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -56,3 +56,9 @@ def test_a_partial_section_keeps_its_own_defaults_not_its_class_defaults():
     assert cfg.train.instruct == dataclasses.replace(defaults.train.instruct, lr=0.5)
     assert cfg.train.gesm.epochs != cfg.train.instruct.epochs  # the case that needs it
     assert cfg.train.align.enabled is False
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_non_finite_number_is_refused_by_name(value):
+    with pytest.raises(config.ConfigError, match=r"train\.gesm\.lr: .* not a finite number"):
+        config.from_dict({}, [f"train.gesm.lr={value}"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -30,18 +31,23 @@ def train(args: argparse.Namespace) -> int:
 
     passive_thread_waits()  # before torch is imported
     from momentor.cli import load_config
+    from momentor.train.loop import NonFiniteLoss
     from momentor.train.loop import train as run_training
 
     cfg = load_config(args)
     out = Path(args.out or Path(cfg.paths.work) / "train" / args.stage)
-    final = run_training(
-        cfg,
-        args.stage,
-        out,
-        init=args.init,
-        manifest_dir=args.manifest,
-        restart=args.restart,
-        show_progress=not args.no_progress,
-    )
+    try:
+        final = run_training(
+            cfg,
+            args.stage,
+            out,
+            init=args.init,
+            manifest_dir=args.manifest,
+            restart=args.restart,
+            show_progress=not args.no_progress,
+        )
+    except NonFiniteLoss as err:
+        print(f"momentor train: stopped: {err}", file=sys.stderr)
+        return 1
     print(f"{args.stage}: {final}")
     return 0

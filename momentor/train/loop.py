@@ -38,12 +38,23 @@ log = logging.getLogger(__name__)
 LOGGED = ("loss", "token_loss", "time_loss")
 
 
+class NonFiniteLoss(FloatingPointError):
+    """The loss became NaN or infinite: the step is not taken, so the weights stay as they were."""
+
+
 def train_step(engine, micro_batches: list[Batch]) -> dict[str, float]:
     """One optimizer step: forward and backward of each micro-batch (DeepSpeed accumulates and steps at
-    the last one). Returns the mean loss parts over the micro-batches."""
+    the last one). Returns the mean loss parts over the micro-batches.
+
+    Raises:
+        NonFiniteLoss: a micro-batch's loss is not finite (checked before its backward pass).
+    """
     totals = dict.fromkeys(LOGGED, 0.0)
     for batch in micro_batches:
         out = engine(batch.to(engine.device))
+        loss = out["loss"].detach()
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss {float(loss)}")
         engine.backward(out["loss"])
         engine.step()
         for key in LOGGED:
@@ -176,7 +187,14 @@ def train(
     for step in range(done, plan.total_steps):
         micro = step_micro_batches(plan, cfg.train.seed, step, place.rank)
         lr = engine.get_lr()[0]  # the rate this step uses (the scheduler moves after the step)
-        metrics = train_step(engine, [dataset.batch(indices, pad_id) for indices in micro])
+        try:
+            metrics = train_step(engine, [dataset.batch(indices, pad_id) for indices in micro])
+        except NonFiniteLoss as err:
+            raise NonFiniteLoss(
+                f"{stage}: {err} at step {step + 1} of {plan.total_steps}; nothing after step {done} was saved. "
+                f"Lower train.{stage}.lr, keep train.gradient_clipping on, or check the initial weights "
+                f"(--init) for NaN"
+            ) from None
         row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
         if (step + 1) % cfg.train.checkpoint_every == 0 and step + 1 < plan.total_steps:
             folder = checkpointing.step_folder(out, step + 1)

@@ -222,3 +222,20 @@ def test_stage_tasks_choose_the_instructions(tiny_cfg):
     assert all(repeated.count(example) == 3 for example in gesm)
     with pytest.raises(ValueError, match="train.instruct.task_repeats: unknown task types \\['grounding'\\]"):
         stage_examples(manifest, "instruct", repeats={"grounding": 2})
+
+
+def test_training_stops_at_the_first_non_finite_loss_and_saves_no_nan_model(tiny_cfg, tmp_path):
+    from safetensors.torch import save_file
+
+    from momentor.train.loop import NonFiniteLoss
+
+    cfg = tiny_cfg(*FAST, "train.gesm.max_steps=2", "train.instruct.max_steps=3")
+    gesm = train(cfg, "gesm", tmp_path / "gesm", show_progress=False)
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(gesm, poisoned)
+    tensors = weights(poisoned)
+    tensors["projection.weight"] = torch.full_like(tensors["projection.weight"], float("nan"))
+    save_file(tensors, str(poisoned / "trainable.safetensors"))
+    with pytest.raises(NonFiniteLoss, match=r"instruct: loss nan at step 1 of 3.*train\.instruct\.lr"):
+        train(cfg, "instruct", tmp_path / "instruct", init=poisoned, show_progress=False)
+    assert not (tmp_path / "instruct" / "final").exists()
