@@ -14,9 +14,12 @@ are appended and flushed one by one: a killed run keeps what it found so far.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class BadInput(Exception):
@@ -29,10 +32,25 @@ class BadInput(Exception):
 
 
 def read_quarantine(path: str | Path) -> list[dict]:
+    """The entries of a quarantine file. A torn last line (a run killed while appending it) is skipped
+    with a warning; a bad line before the last one is an error naming the file and line."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text().splitlines()
+    entries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if number == len(lines):
+                log.warning("%s:%d: skipped a torn last line (a run was killed while writing it)", path, number)
+                continue
+            raise BadInput(f"{path}:{number}: not a JSON line ({err.msg})",
+                           "delete the line or the file; the next run of its step writes it again") from err
+    return entries
 
 
 class Quarantine:

@@ -192,3 +192,18 @@ def test_an_id_that_is_not_a_safe_file_name_is_quarantined_and_the_rest_ingested
     (entry,) = read_quarantine(tmp_path / "work" / "manifest" / "quarantine.jsonl")
     assert entry["item"] == hostile and "not a safe file name" in entry["reason"] and "rename" in entry["hint"]
     assert not (tmp_path / "champion").exists()
+
+
+def test_a_torn_last_quarantine_line_is_skipped_and_an_inner_one_named(tmp_path, caplog):
+    from momentor.data.quarantine import BadInput, Quarantine
+
+    path = tmp_path / "quarantine.jsonl"
+    Quarantine(path, "ingest").add("v1", "a.mp4", "empty file", "re-encode it")
+    with path.open("a") as f:
+        f.write('{"item": "v2", "pa')  # killed mid-append
+    assert [e["item"] for e in read_quarantine(path)] == ["v1"] and "torn last line" in caplog.text
+    Quarantine(path, "features").add("v3", "b.mp4", "decode error", "re-encode it")  # a later step goes on
+    assert [e["item"] for e in read_quarantine(path)] == ["v1", "v3"]
+    path.write_text('{"item": "v1"\n{"item": "v3"}\n')
+    with pytest.raises(BadInput, match=r"quarantine.jsonl:1: not a JSON line"):
+        read_quarantine(path)
