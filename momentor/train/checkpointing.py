@@ -146,6 +146,10 @@ def prune(out: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+class CheckpointMismatch(RuntimeError):
+    """A checkpoint written by a run with other settings or data: continuing it would mix two runs."""
+
+
 def check_resumable(folder: Path, cfg: config_lib.Config, state: dict) -> None:
     """Refuse to continue a run whose config or data differ from the checkpoint's; say what differs."""
     saved = flatten(config_lib.to_dict(model_checkpoint.load_config(folder)))
@@ -158,7 +162,7 @@ def check_resumable(folder: Path, cfg: config_lib.Config, state: dict) -> None:
         if saved_state.get(key) != state.get(key):
             differ.append(key)
     if differ:
-        raise RuntimeError(
+        raise CheckpointMismatch(
             f"{folder} was written by a run with other settings or data ({', '.join(differ)}); continue it "
             "with "
             "the same params and data, or start over with --restart (or another --out)"

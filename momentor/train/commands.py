@@ -31,7 +31,7 @@ def train(args: argparse.Namespace) -> int:
 
     passive_thread_waits()  # before torch is imported
     from momentor.cli import load_config
-    from momentor.train.loop import NonFiniteLoss
+    from momentor.train.loop import NonFiniteLoss, Preempted
     from momentor.train.loop import train as run_training
 
     cfg = load_config(args)
@@ -49,5 +49,8 @@ def train(args: argparse.Namespace) -> int:
     except NonFiniteLoss as err:
         print(f"momentor train: stopped: {err}", file=sys.stderr)
         return 1
+    except Preempted as stop:
+        print(f"momentor train: {stop.message}", file=sys.stderr)
+        return stop.code
     print(f"{args.stage}: {final}")
     return 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+import signal
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,6 +38,34 @@ from momentor.train.schedule import STAGES, StagePlan, plan_stage, step_micro_ba
 
 log = logging.getLogger(__name__)
 LOGGED = ("loss", "token_loss", "time_loss")
+
+
+class Preempted(SystemExit):
+    """SIGTERM (a pod being preempted or drained) arrived: a checkpoint of the last finished step was written."""
+
+    def __init__(self, message: str):
+        super().__init__(143)  # 128 + SIGTERM, what the orchestrator expects of a terminated process
+        self.message = message
+
+
+class _SigtermFlag:
+    """Remembers a SIGTERM instead of dying at once, so the loop can checkpoint first (main thread only)."""
+
+    def __init__(self):
+        self.received = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -114,17 +144,70 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
 
 
 def resume(out: Path, cfg: Config, model, engine, state: dict, plan: StagePlan) -> int:
-    """Load the newest step checkpoint of ``out`` if there is one; the number of steps already done."""
-    found = checkpointing.step_checkpoints(out)
-    if not found:
-        return 0
-    checkpointing.check_resumable(found[-1], cfg, state)
-    resumed = checkpointing.load(found[-1], model, engine)
-    engine.global_steps = resumed.step
-    engine.global_samples = resumed.step * plan.global_batch
-    engine.micro_steps = resumed.step * plan.accumulation
-    log.info("resumed %s at step %d of %d from %s", state["stage"], resumed.step, plan.total_steps, found[-1])
-    return resumed.step
+    """Load the newest step checkpoint of ``out`` that loads; the number of steps already done.
+
+    A checkpoint that does not load (a torn or corrupt file on a volume that lost writes) is skipped with a
+    warning naming it and why, and the one before it is tried; one of another run's settings is an error.
+    """
+    skipped = []
+    for folder in reversed(checkpointing.step_checkpoints(out)):
+        try:
+            checkpointing.check_resumable(folder, cfg, state)
+            resumed = checkpointing.load(folder, model, engine)
+        except checkpointing.CheckpointMismatch:
+            raise
+        except Exception as err:  # safetensors, JSON and file errors all mean: this folder is unusable
+            log.warning("skipped checkpoint %s: it does not load (%s: %s); trying the one before it",
+                        folder, type(err).__name__, err)
+            skipped.append(folder.name)
+            continue
+        engine.global_steps = resumed.step
+        engine.global_samples = resumed.step * plan.global_batch
+        engine.micro_steps = resumed.step * plan.accumulation
+        log.info("resumed %s at step %d of %d from %s", state["stage"], resumed.step, plan.total_steps, folder)
+        return resumed.step
+    if skipped:  # a failed load may have changed some tensors already: starting from them would mix runs
+        raise RuntimeError(f"no checkpoint of {out} loads ({', '.join(skipped)}); start over with --restart")
+    return 0
+
+
+def _save_step(cfg: Config, out: Path, model, engine, state: dict, step: int, row: dict, place) -> Path:
+    folder = checkpointing.step_folder(out, step)
+    checkpointing.save(folder, model, cfg, engine, {**state, "step": step, "metrics": row}, place.is_main)
+    if place.is_main:
+        checkpointing.prune(out, cfg.train.keep_checkpoints)
+    return folder
+
+
+def _run_steps(cfg: Config, out: Path, model, engine, dataset, state: dict, plan: StagePlan, place, progress,
+               done: int, sigterm: _SigtermFlag) -> dict | None:
+    """Steps ``done + 1`` to the end of the plan, with periodic checkpoints; the last step's metrics row.
+
+    On SIGTERM the running step finishes, is checkpointed, and :class:`Preempted` ends the process.
+    """
+    stage, pad_id, row = state["stage"], model.tokenizer.pad_token_id, None
+    for step in range(done, plan.total_steps):
+        micro = step_micro_batches(plan, cfg.train.seed, step, place.rank)
+        lr = engine.get_lr()[0]  # the rate this step uses (the scheduler moves after the step)
+        try:
+            metrics = train_step(engine, [dataset.batch(indices, pad_id) for indices in micro])
+        except NonFiniteLoss as err:
+            raise NonFiniteLoss(
+                f"{stage}: {err} at step {step + 1} of {plan.total_steps}; nothing after step {done} was saved. "
+                f"Lower train.{stage}.lr, keep train.gradient_clipping on, or check the initial weights "
+                f"(--init) for NaN"
+            ) from None
+        row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
+        last = step + 1 == plan.total_steps
+        if (step + 1) % cfg.train.checkpoint_every == 0 and not last:
+            _save_step(cfg, out, model, engine, state, step + 1, row, place)
+        elif sigterm.received and not last:
+            _save_step(cfg, out, model, engine, state, step + 1, row, place)
+        if sigterm.received and not last:
+            progress.close()
+            raise Preempted(f"{stage}: SIGTERM after step {step + 1} of {plan.total_steps}; checkpoint written, "
+                            "the next start resumes from it")
+    return row
 
 
 def train(
@@ -182,27 +265,8 @@ def train(
     progress = Progress(
         out, stage, plan.total_steps, done, plan.global_batch, show_progress and place.is_main, place.is_main
     )
-    pad_id = model.tokenizer.pad_token_id
-    row = None
-    for step in range(done, plan.total_steps):
-        micro = step_micro_batches(plan, cfg.train.seed, step, place.rank)
-        lr = engine.get_lr()[0]  # the rate this step uses (the scheduler moves after the step)
-        try:
-            metrics = train_step(engine, [dataset.batch(indices, pad_id) for indices in micro])
-        except NonFiniteLoss as err:
-            raise NonFiniteLoss(
-                f"{stage}: {err} at step {step + 1} of {plan.total_steps}; nothing after step {done} was saved. "
-                f"Lower train.{stage}.lr, keep train.gradient_clipping on, or check the initial weights "
-                f"(--init) for NaN"
-            ) from None
-        row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
-        if (step + 1) % cfg.train.checkpoint_every == 0 and step + 1 < plan.total_steps:
-            folder = checkpointing.step_folder(out, step + 1)
-            checkpointing.save(
-                folder, model, cfg, engine, {**state, "step": step + 1, "metrics": row}, place.is_main
-            )
-            if place.is_main:
-                checkpointing.prune(out, cfg.train.keep_checkpoints)
+    with _SigtermFlag() as sigterm:
+        row = _run_steps(cfg, out, model, engine, dataset, state, plan, place, progress, done, sigterm)
     progress.close()
     if dataset.truncated:
         log.warning(

@@ -1,5 +1,6 @@
-"""``momentor`` with a fault injected: the process SIGKILLs itself as training step ``$DIE_AT_STEP`` (1-based,
-counted from where this process started) begins, like a node lost mid-stage. Test-only; run as a script."""
+"""``momentor`` with a fault injected: as training step ``$DIE_AT_STEP`` (1-based, counted from where this
+process started) begins, the process sends itself ``$DIE_SIGNAL`` (default KILL: a node lost mid-stage;
+TERM: a pod preempted or drained). Test-only; run as a script."""
 
 import os
 import signal
@@ -9,6 +10,7 @@ from momentor import cli
 from momentor.train import loop
 
 DIE_AT = int(os.environ["DIE_AT_STEP"])
+SIGNAL = getattr(signal, "SIG" + os.environ.get("DIE_SIGNAL", "KILL"))
 _train_step = loop.train_step
 _started = 0
 
@@ -17,7 +19,7 @@ def _dying_train_step(*args, **kwargs):
     global _started
     _started += 1
     if _started == DIE_AT:
-        os.kill(os.getpid(), signal.SIGKILL)  # a real, unclean death: no handler, no cleanup
+        os.kill(os.getpid(), SIGNAL)  # a real signal: KILL allows no cleanup, TERM is what a pod gets first
     return _train_step(*args, **kwargs)
 
 

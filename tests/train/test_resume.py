@@ -21,12 +21,12 @@ DYING = Path(__file__).with_name("dying_momentor.py")
 
 
 def momentor(corpus: list[str], out: Path, *overrides: str, env: dict | None = None,
-             die_at_step: int | None = None) -> subprocess.Popen:
+             die_at_step: int | None = None, signal: str = "KILL") -> subprocess.Popen:
     """`momentor train --stage gesm` in a fresh process that is not part of this one's process group;
-    with ``die_at_step``, the process kills itself (SIGKILL) as that step begins."""
+    with ``die_at_step``, the process sends itself SIG``signal`` as that step begins."""
     env = {k: v for k, v in (env or os.environ).items() if k not in LAUNCHER_VARIABLES}
     if die_at_step is not None:
-        env["DIE_AT_STEP"] = str(die_at_step)
+        env.update(DIE_AT_STEP=str(die_at_step), DIE_SIGNAL=signal)
     sets = [
         a
         for o in corpus
@@ -90,6 +90,25 @@ def test_killed_run_resumes_with_the_same_losses(tiny_overrides, tmp_path):
     assert deterministic_columns(killed) == expected  # exact floats, step by step
     for name, tensor in load_file(str(whole / "final" / "trainable.safetensors")).items():
         assert torch.equal(tensor, load_file(str(killed / "final" / "trainable.safetensors"))[name]), name
+
+
+def test_sigterm_writes_a_checkpoint_of_the_finished_step_and_the_retry_resumes_there(tiny_overrides, tmp_path):
+    whole, preempted = tmp_path / "whole", tmp_path / "preempted"
+    runs = [momentor(tiny_overrides, whole), momentor(tiny_overrides, preempted, die_at_step=5, signal="TERM")]
+    logs = [p.communicate(timeout=300)[0] for p in runs]
+    assert runs[0].returncode == 0, logs[0]
+    assert runs[1].returncode == 143, logs[1]  # 128 + SIGTERM: the orchestrator retries the step
+    assert "SIGTERM after step 5 of 8; checkpoint written" in logs[1]
+    # step 5 finished after the signal and was checkpointed, beside the periodic step-3 one
+    assert [p.name for p in step_checkpoints(preempted)] == ["step_00000003", "step_00000005"]
+
+    retry = momentor(tiny_overrides, preempted)
+    log = retry.communicate(timeout=300)[0]
+    assert retry.returncode == 0, log
+    assert "resumed gesm at step 5 of 8" in log
+    assert deterministic_columns(preempted) == deterministic_columns(whole)
+    for name, tensor in load_file(str(whole / "final" / "trainable.safetensors")).items():
+        assert torch.equal(tensor, load_file(str(preempted / "final" / "trainable.safetensors"))[name]), name
 
 
 def test_shared_memory_collectives_are_kept_only_where_they_can_work(monkeypatch, tmp_path):

@@ -239,3 +239,19 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_no_nan_model(tiny
     with pytest.raises(NonFiniteLoss, match=r"instruct: loss nan at step 1 of 3.*train\.instruct\.lr"):
         train(cfg, "instruct", tmp_path / "instruct", init=poisoned, show_progress=False)
     assert not (tmp_path / "instruct" / "final").exists()
+
+
+def test_resume_skips_a_corrupt_newest_checkpoint_and_says_so(tiny_cfg, tmp_path, caplog):
+    cfg = tiny_cfg(*FAST, "train.gesm.max_steps=6", "train.checkpoint_every=2", "train.keep_checkpoints=3")
+    whole = train(cfg, "gesm", tmp_path / "whole", show_progress=False)
+    run = tmp_path / "run"
+    shutil.copytree(tmp_path / "whole", run)
+    shutil.rmtree(run / "final")  # as if the run had died after its step-4 checkpoint
+    newest = checkpointing.step_folder(run, 4) / "trainable.safetensors"
+    newest.write_bytes(newest.read_bytes()[:5])  # a torn write
+    caplog.set_level("INFO", logger="momentor.train.loop")
+    final = train(cfg, "gesm", run, show_progress=False)
+    assert "skipped checkpoint" in caplog.text and "step_00000004" in caplog.text
+    assert "resumed gesm at step 2 of 6" in caplog.text
+    for name, tensor in weights(whole).items():
+        assert torch.equal(tensor, weights(final)[name]), name
