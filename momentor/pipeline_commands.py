@@ -96,8 +96,13 @@ def data_version(args: argparse.Namespace) -> int:
     from momentor import pipeline_runs
     from momentor.cli import load_config
 
+    from momentor.data.version import write_listing
+
     cfg = load_config(args)
-    _write_summary(pipeline_runs.data_version(args.raw or None, cfg), args.out)
+    found = pipeline_runs.data_version(args.raw or None, cfg)
+    if args.listing:
+        write_listing(found, args.listing)
+    _write_summary({k: v for k, v in found.items() if k != "listing"}, args.out)
     return 0
 
 
@@ -133,4 +138,5 @@ def register(sub, common) -> None:
     a = actions.add_parser("data-version", parents=[common], help="print the version of the raw data (JSON)")
     a.add_argument("--raw", help="raw data folder (default: none, the sample corpus the pipeline builds)")
     a.add_argument("--out", help="also write it here")
+    a.add_argument("--listing", help="write what the version covers (relative path -> md5) to this JSON file")
     a.set_defaults(handler=data_version)

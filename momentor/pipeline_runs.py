@@ -202,32 +202,31 @@ def run_local(arguments: dict, pipeline_root: str | Path, package: str | Path | 
 
 
 def data_version(raw: str | Path | None, cfg: config_lib.Config) -> dict:
-    """The version of a run's raw data, cheap to compute (no file is read whole).
+    """The version of a run's raw data (:mod:`momentor.data.version`): a hash of every file's content, with
+    the md5s kept in ``<paths.cache>/data-state.sqlite`` so unchanged files are not read again.
 
-    ``raw`` None: the pipeline builds the sample corpus, whose version is its config (``data.sample``).
-    Otherwise DVC's md5 from ``<raw>.dvc`` (``data.dvc`` beside ``data/``) when the folder is DVC-tracked,
-    else a hash of its listing (relative path and size of every file).
+    ``raw`` None: the sample corpus built from the config, whose version is its config (``data.sample``).
+    When the folder is DVC-tracked (``data.dvc`` beside ``data/``), DVC's md5 is reported too, as
+    ``dvc_md5``: it is only current while nobody changed the folder after ``dvc add``, so it never replaces
+    the content hash. The result includes the ``listing`` (relative path -> md5) that the run read.
     """
     import hashlib
+
+    from momentor.data import version
 
     if raw is None:
         sample = json.dumps(config_lib.to_dict(cfg.data.sample), sort_keys=True)
         return {"version": hashlib.sha256(sample.encode()).hexdigest()[:32], "source": "sample-corpus",
-                "files": cfg.data.sample.num_videos, "raw": None}
+                "files": cfg.data.sample.num_videos, "raw": None, "listing": {}}
     raw = Path(raw)
+    try:
+        found = version.folder_version(raw, Path(cfg.paths.cache).expanduser() / "data-state.sqlite")
+    except version.MissingData as err:
+        raise config_lib.ConfigError(str(err)) from err
     dvc_file = raw.with_name(raw.name + ".dvc")
     if dvc_file.is_file():
         import yaml
 
         outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
-        if outs[0].get("md5"):
-            return {"version": outs[0]["md5"], "source": str(dvc_file), "files": outs[0].get("nfiles"),
-                    "raw": str(raw)}
-    if not raw.is_dir():
-        raise config_lib.ConfigError(
-            f"raw data folder {raw} not found; run `momentor sample-data`, `dvc pull data.dvc`, or fix the path")
-    digest = hashlib.sha256()
-    files = sorted(p for p in raw.rglob("*") if p.is_file())
-    for path in files:
-        digest.update(f"{path.relative_to(raw).as_posix()}\0{path.stat().st_size}\n".encode())
-    return {"version": digest.hexdigest()[:32], "source": "listing", "files": len(files), "raw": str(raw)}
+        found["dvc_md5"] = outs[0].get("md5")
+    return found
