@@ -1,17 +1,24 @@
-"""The momentor Kubeflow pipeline: data → features → validation → engine → GESM → instructions → evaluation
-→ gate, then ``dsl.If`` the gate passed: export + promote, ``dsl.Else``: the rejection report.
+"""The momentor Kubeflow pipeline: data version → ingest → features → validate → engine → validate
+instructions → GESM → instruction tuning → predict → evaluate → gate, then ``dsl.If`` the gate passed:
+report → export → promote, ``dsl.Else``: the report.
+
+One task per enabled step of ``momentor/steps.py`` (a test compares them), each with that step's
+resources and a retry policy with backoff. The workspace claim (``workspace_pvc``, mounted at
+``/workspace`` through kfp-kubernetes) is the run's durable state: the raw data it reads in place, the
+data-hash state cache, training checkpoints (a retried training pod resumes there) and the champion with
+its past releases, so the gate of run N+1 sees what run N promoted. The first task computes the raw
+data's content version, uncached; every data-dependent task takes it as an input, so KFP's cache hits
+exactly when the bytes are the same.
 
 Parameters carry only overrides of ``params.yaml`` (the defaults live once, in the package) and where things
-are: ``overrides`` is a list of ``key.path=value`` strings (``momentor pipeline submit`` fills it from the
-submitter's params file and ``-S``); ``preset`` and ``gate_floors`` are the same overrides as form fields.
-
-Compile: ``momentor pipeline compile`` (writes ``components/compiled/momentor_pipeline.yaml``, committed).
+are. Compile: ``momentor pipeline compile`` (writes ``components/compiled/momentor_pipeline.yaml``, committed).
 """
 
-from kfp import dsl
+from kfp import dsl, kubernetes
 
 from components import IMAGE
 from components.config.component import resolve_config
+from components.data_version.component import data_version
 from components.engine.component import engine
 from components.evaluate.component import evaluate
 from components.export.component import export
@@ -20,59 +27,72 @@ from components.gate.component import gate
 from components.ingest.component import ingest
 from components.predict.component import predict
 from components.promote.component import promote
-from components.raw_data.component import raw_data
 from components.report.component import report
 from components.train.component import train
 from components.validate.component import validate
+from momentor import steps
 
 ACCELERATOR = "nvidia.com/gpu"
-#: (cpu request, memory limit) per step; GPU steps also get `gpus` accelerators
-RESOURCES = {
-    "light": ("500m", "1Gi"),
-    "data": ("1", "4Gi"),
-    "features": ("4", "16Gi"),
-    "engine": ("2", "8Gi"),
-    "train": ("8", "64Gi"),
-    "predict": ("4", "32Gi"),
-}
+WORKSPACE = "/workspace"  # where the workspace claim is mounted in every pod that needs it
 EVAL_TASKS = ["grounding", "dense_captioning"]
+#: retries of every task: a lost node or an evicted pod costs a retry, not the run
+RETRY = {"num_retries": 3, "backoff_duration": "60s", "backoff_factor": 2.0, "backoff_max_duration": "1800s"}
+#: tasks that are not steps of the table: the run's config and its data version
+INFRASTRUCTURE = ("resolve-config", "data-version")
 
 
-def _on(task, kind: str, image, gpus=None):
-    """Run ``task`` in ``image`` with the requests of ``kind``; GPU steps get ``gpus`` accelerators."""
-    cpu, memory = RESOURCES[kind]
-    task.set_container_image(image).set_cpu_request(cpu).set_memory_request(memory).set_memory_limit(memory)
-    if gpus is not None:
+def _on(task, step: str, image, gpus=None, workspace_pvc=None):
+    """Run ``task`` as the table's step ``step``: its name, image, resources, retries, and the workspace volume
+    when ``workspace_pvc`` is given. GPU steps get ``gpus`` accelerators."""
+    need = steps.resources(step) if step in {s.name for s in steps.STEPS} else {"cpu": "500m", "memory": "1Gi",
+                                                                               "gpu": False}
+    task.set_display_name(step.replace("_", "-")).set_container_image(image)
+    task.set_cpu_request(need["cpu"]).set_memory_request(need["memory"]).set_memory_limit(need["memory"])
+    task.set_retry(**RETRY)
+    if need["gpu"] and gpus is not None:
         task.set_accelerator_type(ACCELERATOR).set_accelerator_limit(gpus)
+    if workspace_pvc is not None:
+        kubernetes.mount_pvc(task, pvc_name=workspace_pvc, mount_path=WORKSPACE)
     return task
 
 
-def gate_and_release(params, candidate, metrics_file, champion_dir, image):
-    """The gate, then ``dsl.If`` it passed: export + promote, ``dsl.Else``: the report; its decision.
+def gate_and_release(params, candidate, metrics_file, champion_dir, image, workspace_pvc=None):
+    """The gate, then ``dsl.If`` it passed: report → export → promote, ``dsl.Else``: the report; the decision.
 
+    The report is written on both branches before the decision is carried out, so it compares the candidate
+    with the champion it was judged against. (One report task before the condition would do the same, but
+    KFP's local runner cannot resolve a lone ``dsl.If``'s condition, and the pipeline must run locally.)
     Called inside a pipeline function (this one, or a test's pipeline over imported artifacts).
     """
     # the gate reads, and promote changes, the champion folder: state outside the artifacts, never cached
-    decided = _on(gate(params=params, metrics_file=metrics_file, champion_dir=champion_dir), "light", image)
-    decided.set_caching_options(False)
+    decided = _on(gate(params=params, metrics_file=metrics_file, champion_dir=champion_dir), "gate", image,
+                  workspace_pvc=workspace_pvc).set_caching_options(False)
     decision = decided.outputs["decision"]
+
+    def write_report():
+        return _on(report(params=params, metrics_file=metrics_file, decision=decision, champion_dir=champion_dir),
+                   "report", image, workspace_pvc=workspace_pvc).set_caching_options(False)
+
     with dsl.If(decided.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 (a KFP condition)
-        onnx = _on(export(params=params, model=candidate), "engine", image)
+        page = write_report()
+        onnx = _on(export(params=params, model=candidate), "export", image)
         _on(promote(params=params, model=candidate, metrics_file=metrics_file, decision=decision,
-                    champion_dir=champion_dir), "light", image).set_caching_options(False).after(onnx)
+                    champion_dir=champion_dir), "promote", image, workspace_pvc=workspace_pvc
+            ).set_caching_options(False).after(onnx, page)
     with dsl.Else(name="gate-rejected"):
-        _on(report(params=params, metrics_file=metrics_file, decision=decision, champion_dir=champion_dir),
-            "light", image).set_caching_options(False)
+        write_report()
     return decision
 
 
 @dsl.pipeline(name="momentor", description="Train, evaluate, gate and promote Momentor (arXiv 2402.11435).")
 def momentor_pipeline(
+    raw_data_uri: str = "",
     preset: str = "",
     overrides: list = [],
     gate_floors: dict = {},
-    raw_data_uri: str = "",
-    champion_dir: str = "/workspace/work/champion",
+    workspace_pvc: str = "momentor-workspace",
+    workspace: str = WORKSPACE,
+    champion_dir: str = f"{WORKSPACE}/champion",
     eval_split: str = "test",
     image: str = IMAGE,
     gpus: int = 0,
@@ -80,44 +100,49 @@ def momentor_pipeline(
     """Returns the gate's decision artifact.
 
     Args:
+        raw_data_uri: the raw data folder as the pods see it (on the workspace volume, laid out like the
+            project's ``data/``), read in place; ``sample`` builds the embedded sample corpus once. Empty
+            fails the run at its first step: a run never falls back to the sample corpus by accident.
         preset: ``model.preset`` (``tiny``, ``cpu``, ``paper``); empty keeps the params' preset.
         overrides: ``key.path=value`` overrides of params.yaml, e.g. ``["train.gesm.max_steps=20"]``.
         gate_floors: ``gate.floors``, e.g. ``{"grounding.R1@0.5": 25}``; empty keeps the params' floors.
-        raw_data_uri: the raw data folder, as the pods see it (laid out like the project's ``data/``), copied
-            into the run's ``raw`` artifact; empty builds the embedded sample corpus.
-        champion_dir: the champion folder as the pods see it (a mounted volume: it outlives the run).
+        workspace_pvc: the PersistentVolumeClaim of the durable workspace (the Helm chart creates it).
+        workspace: where that claim is mounted; change it only for local runs, where nothing is mounted.
+        champion_dir: the champion folder, on the workspace volume (past releases sit beside it).
         eval_split: the manifest split the candidate is evaluated on.
         image: the momentor image of every task.
         gpus: accelerators for feature extraction, training and prediction (0: CPU).
     """
-    config = _on(resolve_config(preset=preset, gate_floors=gate_floors, overrides=overrides), "light", image)
-    params = config.outputs["params"]
+    params = _on(resolve_config(preset=preset, gate_floors=gate_floors, overrides=overrides), "resolve_config",
+                 image).outputs["params"]
+    found = _on(data_version(params=params, raw_data_uri=raw_data_uri, workspace=workspace), "data_version",
+                image, workspace_pvc=workspace_pvc).set_caching_options(False)
+    raw, version = found.outputs["raw"], found.outputs["version"]
+    data = {"raw": raw, "data_version": version}
 
-    raw = _on(raw_data(params=params, raw_data_uri=raw_data_uri), "data", image).outputs["raw"]
-
-    manifest = _on(ingest(params=params, raw=raw), "data", image).outputs["manifest"]
-    extracted = _on(features(params=params, raw=raw, manifest=manifest), "features", image, gpus)
+    manifest = _on(ingest(params=params, **data), "ingest", image, workspace_pvc=workspace_pvc
+                   ).outputs["manifest"]
+    extracted = _on(features(params=params, manifest=manifest, **data), "features", image, gpus, workspace_pvc)
     frames, manifest = extracted.outputs["features"], extracted.outputs["updated_manifest"]
-    checked = _on(validate(params=params, raw=raw, manifest=manifest, features=frames), "data", image)
-    mined = _on(engine(params=params, raw=raw, manifest=manifest, features=frames), "engine", image)
+    checked = _on(validate(params=params, manifest=manifest, features=frames, suites=["manifest", "features"],
+                           **data), "validate", image, workspace_pvc=workspace_pvc)
+    mined = _on(engine(params=params, manifest=manifest, features=frames, **data), "engine", image,
+                workspace_pvc=workspace_pvc)
     mined.after(checked)  # data that fails validation goes no further
     corpus = mined.outputs["updated_manifest"]
+    instructions = _on(validate(params=params, manifest=corpus, suites=["instructions"], **data),
+                       "validate_instructions", image, workspace_pvc=workspace_pvc)
 
-    align = _on(train(params=params, manifest=corpus, features=frames, stage="align"), "train", image, gpus)
-    align.set_display_name("train-align")
-    gesm = _on(train(params=params, manifest=corpus, features=frames, stage="gesm",
-                     init_model=align.outputs["model"]), "train", image, gpus)
-    gesm.set_display_name("train-gesm")
-    instruct = _on(train(params=params, manifest=corpus, features=frames, stage="instruct",
-                         init_model=gesm.outputs["model"]), "train", image, gpus)
-    instruct.set_display_name("train-instruct")
+    stage_inputs = {"params": params, "manifest": corpus, "features": frames, "data_version": version,
+                    "workspace": workspace}
+    gesm = _on(train(stage="gesm", **stage_inputs), "train_gesm", image, gpus, workspace_pvc)
+    gesm.after(instructions)
+    instruct = _on(train(stage="instruct", init_model=gesm.outputs["model"], **stage_inputs), "train_instruct",
+                   image, gpus, workspace_pvc)
     candidate = instruct.outputs["model"]
 
     predictions = _on(predict(params=params, manifest=corpus, features=frames, model=candidate, split=eval_split),
                       "predict", image, gpus).outputs["predictions"]
     scored = _on(evaluate(params=params, manifest=corpus, predictions=predictions, tasks=EVAL_TASKS,
-                          split=eval_split), "data", image)
-    metrics_file = scored.outputs["metrics_file"]
-
-    return gate_and_release(params, candidate, metrics_file, champion_dir, image)
-
+                          split=eval_split), "evaluate", image)
+    return gate_and_release(params, candidate, scored.outputs["metrics_file"], champion_dir, image, workspace_pvc)

@@ -7,8 +7,9 @@
 
 ``submit`` and ``run-local`` pass the resolved config (``--params`` file plus ``-S``) to the pipeline as
 its ``overrides`` parameter, as the minimal override list against the package defaults; ``--arg`` sets any
-other pipeline parameter (``preset``, ``gate_floors``, ``raw_data_uri``, ``champion_dir``, ``image``,
-``gpus``; values are YAML). ``--out FILE`` writes the run summary JSON (what the Airflow DAG reads).
+other pipeline parameter (``raw_data_uri``, ``preset``, ``gate_floors``, ``workspace_pvc``, ``image``,
+``gpus``, ...; values are YAML). ``run-local`` defaults ``raw_data_uri`` to ``sample`` and the workspace
+to ``paths.work``. ``--out FILE`` writes the run summary JSON (what the Airflow DAG reads).
 """
 
 from __future__ import annotations
@@ -84,8 +85,11 @@ def run_local(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     arguments = _arguments(args, cfg)
-    # the champion of a local run is the project's own (paths.work/gate.champion), not the pods' default
-    arguments.setdefault("champion_dir", str((Path(cfg.paths.work) / cfg.gate.champion).resolve()))
+    # a local run's workspace is the project's work folder: its champion is the one `dvc repro` uses
+    work = Path(cfg.paths.work).resolve()
+    arguments.setdefault("workspace", str(work))
+    arguments.setdefault("champion_dir", str(work / cfg.gate.champion))
+    arguments.setdefault("raw_data_uri", "sample")
     root = args.pipeline_root or str(Path(cfg.paths.work) / "kfp-local")
     summary = pipeline_runs.run_local(arguments, root, args.package)
     _write_summary(summary, args.out)

@@ -30,8 +30,8 @@ PIPELINE_FILE = "components/pipeline.py"  # relative to the project root
 PACKAGE_FILE = "components/compiled/momentor_pipeline.yaml"
 PACKAGE_ENV = "MOMENTOR_PIPELINE_PACKAGE"  # where an image keeps the compiled pipeline
 PIPELINE_NAME = "momentor"
-#: task names of the two gate branches, as the pipeline names them
-BRANCH_TASKS = {"promote": "promote", "report": "report"}
+#: the task that runs only when the gate passed (the report runs on both branches)
+PROMOTE_TASK = "promote"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -160,14 +160,14 @@ def submit(endpoint: str, arguments: dict, package: str | Path | None = None, ex
 
 
 def branch_of_run(run) -> str | None:
-    """Which gate branch a finished KFP run took: the branch task that succeeded (None if neither did)."""
+    """Which gate branch a finished KFP run took: ``promote`` when its promote task succeeded, ``report``
+    when the report did and promote did not run, None when neither (the run failed before)."""
     details = getattr(run, "run_details", None)
-    for task in getattr(details, "task_details", None) or []:
-        name = (task.display_name or "").lower()
-        for branch, task_name in BRANCH_TASKS.items():
-            if name == task_name and str(task.state).upper() == "SUCCEEDED":
-                return branch
-    return None
+    succeeded = {(t.display_name or "").lower() for t in getattr(details, "task_details", None) or []
+                 if str(t.state).upper() == "SUCCEEDED"}
+    if PROMOTE_TASK in succeeded:
+        return "promote"
+    return "report" if "report" in succeeded else None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -191,9 +191,10 @@ def run_local(arguments: dict, pipeline_root: str | Path, package: str | Path | 
     decision_path = Path(task.output.path)  # the pipeline's output: the gate decision artifact
     run_dir = decision_path.parent.parent  # <root>/<pipeline-run>/<gate task>/<artifact>
     decision = json.loads(decision_path.read_text())
-    ran = [b for b, name in BRANCH_TASKS.items() if (run_dir / name).is_dir()]
+    reported = any(p.name.split("-")[0] == "report" for p in run_dir.iterdir())  # report, report-2: one a branch
+    branch = "promote" if (run_dir / PROMOTE_TASK).is_dir() else "report" if reported else None
     return {"mode": "local", "pipeline_root": str(pipeline_root), "run_dir": str(run_dir), "state": "SUCCEEDED",
-            "branch": ran[0] if len(ran) == 1 else None, "passed": bool(decision.get("passed")),
+            "branch": branch, "passed": bool(decision.get("passed")),
             "decision": decision, "decision_path": str(decision_path), "arguments": arguments}
 
 
@@ -230,3 +231,43 @@ def data_version(raw: str | Path | None, cfg: config_lib.Config) -> dict:
         outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
         found["dvc_md5"] = outs[0].get("md5")
     return found
+
+
+SAMPLE = "sample"  # the raw_data_uri that asks for the embedded sample corpus
+
+
+def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Path, listing: str | Path) -> dict:
+    """Where a pipeline run reads its raw data, and its version; the listing of what it read goes to ``listing``.
+
+    ``raw_data_uri`` is a folder as the pods see it (on the workspace volume), laid out like a project's
+    ``data/``; it is read in place, never copied. ``sample`` builds the embedded sample corpus once into
+    ``<workspace>/data/sample-<config version>`` (idempotent: a second run with the same ``data.sample``
+    reuses it). An empty uri is an error: a run never falls back to the sample corpus by accident.
+    """
+    import shutil
+    import uuid
+
+    from momentor.artifact_workspace import run_verb
+    from momentor.data.version import write_listing
+
+    cfg = config_lib.load(params, [])
+    workspace = Path(workspace)
+    if not raw_data_uri:
+        raise config_lib.ConfigError(
+            "raw_data_uri is empty: give the raw data folder as the pods see it (e.g. /workspace/data/drop-42), "
+            f"or {SAMPLE!r} for the embedded sample corpus")
+    if raw_data_uri == SAMPLE:
+        raw = workspace / "data" / f"sample-{data_version(None, cfg)['version'][:12]}"
+        if not raw.is_dir():
+            staging = raw.with_name(f".{raw.name}.{uuid.uuid4().hex[:6]}")
+            run_verb(["sample-data"], str(params), raw=str(staging))
+            try:
+                staging.rename(raw)
+            except OSError:  # another run built it meanwhile: same config, same corpus
+                shutil.rmtree(staging, ignore_errors=True)
+    else:
+        raw = Path(raw_data_uri)
+    cached = config_lib.load(params, [f"paths.cache={workspace / '.cache'}"])
+    found = data_version(raw, cached)
+    write_listing(found, listing)
+    return {k: v for k, v in found.items() if k != "listing"}

@@ -7,11 +7,11 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def features(params: Input[Artifact], raw: Input[Dataset], manifest: Input[Dataset], features: Output[Dataset],
-             updated_manifest: Output[Dataset]):
+def features(params: Input[Artifact], raw: str, data_version: str, manifest: Input[Dataset],
+             features: Output[Dataset], updated_manifest: Output[Dataset]):
     """``momentor features``; the manifest's video paths point into ``raw``. Videos that fail to decode are
     quarantined in the manifest, so the step hands on an updated copy of it."""
     from momentor.artifact_workspace import run_verb
 
-    run_verb(["features", "--no-progress"], params.path, raw=raw.path,
+    run_verb(["features", "--no-progress"], params.path, raw=raw,
              updates={"manifest": (manifest.path, updated_manifest.path)}, outputs={"features": features.path})

@@ -1,4 +1,4 @@
-"""The promotion gate: floors and non-regression against the champion; its decision drives dsl.If/Else."""
+"""The promotion gate: floors and non-regression against the champion; its decision drives dsl.If."""
 
 from typing import NamedTuple
 
@@ -11,7 +11,8 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def gate(params: Input[Artifact], metrics_file: Input[Artifact], champion_dir: str, decision: Output[Artifact],
          checks: Output[Metrics]) -> NamedTuple("GateOutputs", passed=bool):
-    """``momentor gate``: writes the decision artifact and returns its ``passed`` for the pipeline's branch."""
+    """``momentor gate`` against the champion in ``champion_dir`` (on the durable workspace volume: the
+    champion promoted by the previous run): writes the decision artifact and returns its ``passed``."""
     import json
     from collections import namedtuple
 

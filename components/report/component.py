@@ -1,4 +1,5 @@
-"""The evaluation report of a rejected candidate (the gate's failing branch): why, against the champion."""
+"""The evaluation report, after the gate and before promotion, on both branches: the candidate against the
+champion it was judged against, and the gate's decision on top."""
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Output

@@ -1,4 +1,4 @@
-"""One training stage (modality alignment, GESM pretraining or instruction tuning) of the trainable Momentor parts."""
+"""One training stage (GESM pretraining or instruction tuning) of the trainable Momentor parts."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
@@ -8,21 +8,38 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dataset], stage: str,
-          model: Output[Model], training: Output[Metrics], init_model: Input[Model] = None):
+          data_version: str, workspace: str, model: Output[Model], training: Output[Metrics],
+          init_model: Input[Model] = None):
     """``momentor train --stage STAGE`` (from ``init_model`` when given): the final checkpoint, and the last
-    step's losses and throughput as metrics (a disabled stage hands on its initial weights)."""
+    step's losses and throughput as metrics.
+
+    The stage trains in ``<workspace>/checkpoints/<run key>/<stage>`` on the durable volume, not in the
+    pod's scratch: a retried or rescheduled pod resumes from the last checkpoint there. The run key is a hash
+    of what the stage computes from (the resolved params, the data version, the stage and the initial
+    weights), not KFP's run id, which would also enter the step's cache key: the same inputs resume the same
+    folder, other inputs never share one.
+    """
+    import hashlib
     import json
     import os
+    import shutil
 
     from momentor.artifact_workspace import run_verb
 
-    argv = ["train", "--stage", stage, "--out", "work/train", "--no-progress"]
+    key = hashlib.sha256()
+    for part in (open(params.path, "rb").read(), data_version.encode(), stage.encode()):
+        key.update(part + b"\0")
+    if init_model is not None:
+        key.update(open(os.path.join(init_model.path, "trainable.safetensors"), "rb").read())
+    out = os.path.join(workspace, "checkpoints", key.hexdigest()[:16], stage)
+    argv = ["train", "--stage", stage, "--out", out, "--no-progress"]
     if init_model is not None:
         argv += ["--init", init_model.path]
-    run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path},
-             outputs={"train/final": model.path})
+    run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path})
+    shutil.copytree(os.path.join(out, "final"), model.path, dirs_exist_ok=True)
+    model.metadata["checkpoints"] = out
     state = json.loads(open(os.path.join(model.path, "training_state.json")).read())
     training.log_metric("steps", state.get("step", 0))
-    for key, value in (state.get("metrics") or {}).items():
-        if key not in ("step", "stage"):
-            training.log_metric(key, float(value))
+    for name, value in (state.get("metrics") or {}).items():
+        if name not in ("step", "stage"):
+            training.log_metric(name, float(value))

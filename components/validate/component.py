@@ -1,5 +1,4 @@
-"""Great Expectations checks of the manifest, the instructions and the features (the run stops on failure
-when ``validate.stop_on_failure``)."""
+"""Great Expectations suites over the manifest (and features): data that fails stops the pipeline here."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Output
@@ -8,10 +7,13 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def validate(params: Input[Artifact], raw: Input[Dataset], manifest: Input[Dataset], features: Input[Dataset],
-             validation: Output[Artifact]):
-    """``momentor validate``: the summary and Data Docs land in ``validation``; video paths resolve in ``raw``."""
+def validate(params: Input[Artifact], raw: str, data_version: str, manifest: Input[Dataset], suites: list,
+             validation: Output[Artifact], features: Input[Dataset] = None):
+    """``momentor validate --suite ...``: the summary and Data Docs land in ``validation``; video paths
+    resolve in ``raw``. The data steps run it with the manifest and feature suites, the instruction step
+    with the instruction suite over the engine's manifest."""
     from momentor.artifact_workspace import run_verb
 
-    run_verb(["validate"], params.path, raw=raw.path, inputs={"manifest": manifest.path, "features": features.path},
-             outputs={"validate": validation.path})
+    inputs = {"manifest": manifest.path, **({"features": features.path} if features is not None else {})}
+    argv = ["validate", *(a for suite in suites for a in ("--suite", suite))]
+    run_verb(argv, params.path, raw=raw, inputs=inputs, outputs={"validate": validation.path})

@@ -1,6 +1,7 @@
-"""The pipeline's gate and its dsl.If/Else run locally (KFP SubprocessRunner) on real verbs, once passing
-and once failing, asserting which branch ran: the champion folder changed and the ONNX export exists, or
-the report page exists and the champion stayed. The candidate and its metrics are imported artifacts, so
+"""The pipeline's gate, report and dsl.If run locally (KFP SubprocessRunner) on real verbs, once passing and
+once failing, asserting which branch ran: the champion folder changed and the ONNX export exists, or the
+champion stayed; the report exists on both. Runs share one champion folder, as runs on the cluster share the
+workspace volume: the second run's gate reads what the first promoted. The candidate and its metrics are imported artifacts, so
 this runs in seconds, through the same ``pipeline_runs.run_local`` as ``momentor pipeline run-local`` (on a
 compiled package of this small pipeline); the whole pipeline is the slow test in test_local_pipeline.py.
 
@@ -62,7 +63,8 @@ def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, package, ca
     champion = tmp_path / "work" / "champion"
     passed = _run(tmp_path, package, candidate, {"grounding.R1@0.5": 25.0}, champion)
     assert passed["decision"]["passed"] is True and passed["branch"] == "promote"
-    assert "promote" in passed["ran"] and "export" in passed["ran"] and "report" not in passed["ran"]
+    assert passed["decision"]["champion"] is None  # the first run: no champion yet
+    assert "promote" in passed["ran"] and "export" in passed["ran"] and "report" in passed["ran"]
     promotion = json.loads((champion / "promotion.json").read_text())
     assert promotion["checkpoint"] == str((candidate / "checkpoint").resolve())
     assert (champion / "checkpoint" / checkpoint.WEIGHTS).is_file()
@@ -71,7 +73,11 @@ def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, package, ca
 
     rejected = _run(tmp_path, package, candidate, {"grounding.R1@0.5": 101.0}, champion)
     assert rejected["decision"]["passed"] is False and rejected["branch"] == "report"
-    assert "report" in rejected["ran"] and "promote" not in rejected["ran"] and "export" not in rejected["ran"]
-    page = open(os.path.join(rejected["run_dir"], "report", "page")).read()
+    assert "report-2" in rejected["ran"] and "promote" not in rejected["ran"] and "export" not in rejected["ran"]
+    # the second run's gate judged against the champion the first run promoted into the shared folder
+    assert rejected["decision"]["champion"] == str(champion)
+    compared = [r for r in rejected["decision"]["reasons"] if r["check"] == "champion"]
+    assert compared and compared[0]["champion"] == 40.0
+    page = open(os.path.join(rejected["run_dir"], "report-2", "page")).read()
     assert "grounding.R1@0.5" in page and "<html" in page.lower()
     assert os.path.realpath(champion) == first_release, "a rejected candidate changed the champion"

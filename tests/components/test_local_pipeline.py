@@ -42,6 +42,7 @@ def test_whole_pipeline_passes_then_fails_the_gate(tmp_path):
 
     passed = _run_local(work)
     assert passed["passed"] is True and passed["branch"] == "promote"
+    assert os.path.isfile(os.path.join(passed["run_dir"], "report", "page"))
     run_dir = passed["run_dir"]
     assert os.path.isfile(os.path.join(run_dir, "export", "onnx", "encoder.onnx"))
     promotion = json.loads((champion / "promotion.json").read_text())
@@ -51,5 +52,6 @@ def test_whole_pipeline_passes_then_fails_the_gate(tmp_path):
     failed = _run_local(work, 'gate.floors={"grounding.R1@0.5": 101}')
     assert failed["passed"] is False and failed["branch"] == "report"
     assert not os.path.exists(os.path.join(failed["run_dir"], "promote"))
-    assert os.path.isfile(os.path.join(failed["run_dir"], "report", "page"))
+    assert os.path.isfile(os.path.join(failed["run_dir"], "report-2", "page"))  # the rejected branch's report
+    assert failed["decision"]["champion"] == str(champion)  # judged against the first run's champion
     assert os.path.realpath(champion) == release, "a rejected candidate changed the champion"

@@ -1,4 +1,6 @@
-"""The compiled pipeline: committed and current, every task in the image with resources, the gate as If/Else."""
+"""The compiled pipeline: committed and current; exactly the step table's steps, each in the image with its
+resources and a retry policy; the durable workspace mounted where the champion, checkpoints and raw data are
+used; the data version keying every data-dependent cache; the gate as dsl.If."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from momentor import pipeline_runs
+from momentor import pipeline_runs, steps
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,14 +23,33 @@ def test_committed_pipeline_yaml_is_current(tmp_path):
 
 
 def _spec() -> dict:
-    return yaml.safe_load(COMMITTED.read_text())
+    return list(yaml.safe_load_all(COMMITTED.read_text()))[0]
+
+
+def _platform() -> dict:
+    """The kfp-kubernetes platform spec: per executor, what Kubernetes adds to its pod."""
+    return list(yaml.safe_load_all(COMMITTED.read_text()))[1]["platforms"]["kubernetes"]["deploymentSpec"]
+
+
+def _tasks() -> dict:
+    """Every task of the pipeline (inside conditions too), by task key."""
+    out = {}
+    for component in [{"dag": _spec()["root"]["dag"]}, *_spec()["components"].values()]:
+        out.update(component.get("dag", {}).get("tasks", {}))
+    return out
+
+
+def _by_step() -> dict:
+    """The tasks that run the table's steps, by step name (KFP's display names use '-')."""
+    return {t["taskInfo"]["name"].replace("-", "_"): t for t in _tasks().values() if "componentRef" in t
+            and not t["componentRef"]["name"].startswith("comp-condition")}
 
 
 def test_every_task_runs_in_the_image_parameter_with_requests():
     spec = _spec()
     executors = spec["deploymentSpec"]["executors"]
     containers = {name: ex["container"] for name, ex in executors.items() if "container" in ex}
-    assert len(containers) >= 12, sorted(containers)
+    assert len(containers) >= 13, sorted(containers)
     for name, container in containers.items():
         assert container["image"] == "{{$.inputs.parameters['pipelinechannel--image']}}", name
         resources = container["resources"]
@@ -36,9 +57,10 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
         # the components call the package, never a step of their own
         assert "from momentor" in container["command"][-1], name
         assert "pip install" not in " ".join(container["command"]), f"{name} installs packages at run time"
-    assert "exec-raw-data" in containers and "exec-importer" not in executors
+    assert "exec-data-version" in containers and "exec-raw-data" not in containers
+    assert "exec-importer" not in executors
     gpu = {n for n, c in containers.items() if "accelerator" in c["resources"]}
-    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-train-3", "exec-predict"}
+    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict"}
     for name in gpu:
         accelerator = containers[name]["resources"]["accelerator"]
         assert accelerator["resourceType"] == "nvidia.com/gpu"
@@ -47,26 +69,75 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
 
 def test_parameters_carry_only_overrides_and_locations():
     params = _spec()["root"]["inputDefinitions"]["parameters"]
-    assert set(params) == {"preset", "overrides", "gate_floors", "raw_data_uri", "champion_dir", "eval_split",
-                           "image", "gpus"}
+    assert set(params) == {"preset", "overrides", "gate_floors", "raw_data_uri", "workspace_pvc", "workspace",
+                           "champion_dir", "eval_split", "image", "gpus"}
+    assert params["raw_data_uri"]["defaultValue"] == "", "a run must never fall back to the sample corpus"
     assert params["overrides"]["parameterType"] == "LIST"
     assert params["gate_floors"]["parameterType"] == "STRUCT"
     assert params["image"]["defaultValue"] == "momentor:0.1.0"
 
 
-def test_gate_branches_are_if_else_on_passed():
+def test_export_and_promote_run_only_if_the_gate_passed_and_the_report_on_both_branches():
     components = _spec()["components"]
     branches = {}  # condition -> the tasks it guards
-    for component in components.values():
+    for component in [{"dag": _spec()["root"]["dag"]}, *components.values()]:
         for task in component.get("dag", {}).get("tasks", {}).values():
             condition = task.get("triggerPolicy", {}).get("condition")
             if condition:
-                guarded = components[task["componentRef"]["name"]]["dag"]["tasks"]
-                branches[condition] = guarded
+                branches[condition] = components[task["componentRef"]["name"]]["dag"]["tasks"]
     passed = "inputs.parameter_values['pipelinechannel--gate-passed'] == true"
-    assert set(branches[passed]) == {"export", "promote"}
-    assert set(branches[f"!({passed})"]) == {"report"}
-    # the champion is state outside the artifacts: the gate and the branches that read it are never cached
+    assert set(branches) == {passed, f"!({passed})"}
+    assert {t["taskInfo"]["name"] for t in branches[passed].values()} == {"report", "export", "promote"}
+    assert {t["taskInfo"]["name"] for t in branches[f"!({passed})"].values()} == {"report"}
+    # the report is written before promotion: it compares with the champion the gate judged against
+    assert set(branches[passed]["promote"]["dependentTasks"]) == {"export", "report"}
+    # the champion is state outside the artifacts: the gate and the tasks that read it are never cached
     assert _spec()["root"]["dag"]["tasks"]["gate"]["cachingOptions"] == {}
-    assert branches[passed]["promote"]["cachingOptions"] == {}
-    assert branches[f"!({passed})"]["report"]["cachingOptions"] == {}
+    for branch in branches.values():
+        for name, task in branch.items():
+            if name != "export":
+                assert task["cachingOptions"] == {}, name
+
+
+def test_the_pipeline_runs_exactly_the_step_tables_steps():
+    ran = set(_by_step()) - {"resolve_config", "data_version"}
+    assert ran == {s.name for s in steps.enabled_steps()}
+    for name, task in _by_step().items():
+        if name in ran:
+            spec = _spec()["deploymentSpec"]["executors"][f"exec-{task['componentRef']['name'][5:]}"]
+            resources = spec["container"]["resources"]
+            need = steps.resources(name)
+            assert resources["resourceMemoryLimit"] == need["memory"], name
+            assert "accelerator" in resources if need["gpu"] else "accelerator" not in resources, name
+
+
+def test_every_task_has_a_retry_policy_with_backoff():
+    for name, task in _by_step().items():
+        policy = task["retryPolicy"]
+        assert policy["maxRetryCount"] >= 2 and policy["backoffFactor"] > 1 and policy["backoffDuration"], name
+
+
+def test_the_workspace_claim_is_mounted_where_durable_state_is_used():
+    mounted = {}
+    for executor, config in _platform()["executors"].items():
+        for mount in config.get("pvcMount", []):
+            assert mount["mountPath"] == "/workspace"
+            mounted[executor] = mount["pvcNameParameter"]["componentInputParameter"]
+    by_executor = {name: f"exec-{task['componentRef']['name'][5:]}" for name, task in _by_step().items()}
+    # the champion (gate, report, promote), the checkpoints (both training stages), the raw data read in place
+    for step in ("gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
+                 "validate", "engine"):
+        assert by_executor[step] in mounted, f"{step} does not mount the workspace claim"
+        assert mounted[by_executor[step]].endswith("workspace_pvc")
+    assert by_executor["export"] not in mounted and by_executor["resolve_config"] not in mounted
+
+
+def test_the_data_version_keys_every_data_dependent_cache():
+    tasks = _by_step()
+    assert tasks["data_version"]["cachingOptions"] == {}, "the data version must be computed in every run"
+    for step in ("ingest", "features", "validate", "engine", "validate_instructions", "train_gesm",
+                 "train_instruct"):
+        inputs = tasks[step]["inputs"]["parameters"]
+        assert inputs["data_version"]["taskOutputParameter"] == {"outputParameterKey": "version",
+                                                                "producerTask": "data-version"}, step
+        assert tasks[step]["cachingOptions"] == {"enableCache": True}, step

@@ -53,8 +53,10 @@ def test_submit_uploads_the_package_and_starts_a_run_with_the_overrides(tmp_path
     (run,) = server.calls("POST", "/apis/v2beta1/runs")
     body = run["body"]
     assert body["experiment_id"] == EXPERIMENT_ID
-    committed = yaml.safe_load((ROOT / pipeline_runs.PACKAGE_FILE).read_text())
-    assert body["pipeline_spec"] == committed  # the committed package, as compiled
+    pipeline, platform = yaml.safe_load_all((ROOT / pipeline_runs.PACKAGE_FILE).read_text())
+    # the committed package, as compiled, with its Kubernetes platform spec (the workspace volume)
+    assert body["pipeline_spec"]["pipeline_spec"] == pipeline
+    assert body["pipeline_spec"]["platform_spec"] == platform
     assert body["runtime_config"]["parameters"] == {
         "overrides": ['model.preset="tiny"', "train.gesm.max_steps=2"],
         "gpus": 1,
