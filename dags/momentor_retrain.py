@@ -1,47 +1,60 @@
-"""Retrain Momentor on a schedule and whenever new raw data lands, then promote or report.
+"""Retrain Momentor on a schedule and whenever new raw data is announced, then promote or report.
 
-check_data_version → run_request → run_pipeline (the Kubeflow pipeline: on a KFP endpoint, waiting for it,
-or locally with KFP's SubprocessRunner) → read_gate_decision → publish_champion | report_rejection.
+resolve_data → check_data_version → run_request → one task per step of the pipeline table (ingest …
+gate) → read_gate_decision → report, and export → promote → publish_champion when the gate passed, or
+report_rejection when it did not. With ``$MOMENTOR_KFP_ENDPOINT`` set, the steps run on Kubeflow instead:
+resolve_data → submit_pipeline → wait_for_pipeline (a sensor in reschedule mode) → read_gate_decision → ….
 
-Schedule: the cron of ``params.yaml`` ``pipeline.schedule`` (mirrored here, a test keeps them equal: reading
-params.yaml at parse time would be I/O) **or** an update of the raw-data Asset, which the ``momentor_ingest``
-DAG (or any producer: ``POST /api/v2/assets/events``) emits. The promote/reject decision is the pipeline's
-own gate (``dsl.If``): this DAG reads it and publishes the champion Asset, or reports why not.
-The steps are ``momentor`` verbs, run in-process or in the momentor image: see ``momentor_steps``.
+**Which data.** A run started by the raw-data Asset (``momentor://data/raw``, announced by the
+``momentor_ingest`` DAG after validation, or by any producer) trains on the location and version its event
+carries; when several events queued up before the run, the newest wins and the run logs the others. A
+scheduled run trains on the last data announced. A trigger with ``raw_data_uri`` trains on that folder. The
+embedded sample corpus is used only when nothing was ever announced and the trigger sets
+``use_sample_corpus``. The run checks that the data still has the announced version before it trains.
+
+**When.** ``pipeline.schedule`` of params.yaml (mirrored below; a test keeps them equal) or the Asset.
+Turning the DAG on starts nothing by itself: the first scheduled run is the next slot (no start date, and
+``run_immediately`` off); to train at once, trigger it.
+
+**State.** Each run works in ``<workspace>/runs/<run id>`` (its data link, manifest, features, checkpoints):
+a retried task continues there, a training stage from its last checkpoint. The champion and its past
+releases sit in the workspace too. See ``momentor_steps`` for where the verbs run.
 """
 
 from __future__ import annotations
 
-import pendulum
+import datetime as dt
+
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
-from momentor_steps import KFP_ENDPOINT, PARAMS_FILE, momentor_step, summary_file
+from momentor_step_table import STEPS
+from momentor_steps import (CHAMPION, KFP_ENDPOINT, PARAMS_FILE, RETRIES, TIMEOUTS, WORKSPACE, momentor_step,
+                            summary_file)
 
 SCHEDULE = "0 3 * * 1"  # = params.yaml pipeline.schedule
 RAW_DATA = Asset("momentor://data/raw")
-CHAMPION = Asset("momentor://model/champion")
+CHAMPION_ASSET = Asset("momentor://model/champion")
 TRAINED_VERSION = "momentor_trained_data_version"  # Airflow Variable: data version of the last promotion
-STAGES = ["align", "gesm", "instruct"]
+GATE = "gate"
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"), assets=RAW_DATA),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC", run_immediately=dt.timedelta(0)), assets=RAW_DATA),
     catchup=False,
     max_active_runs=1,
+    default_args=RETRIES,
     tags=["momentor", "training"],
     doc_md=__doc__,
     params={
         # null, not "": the trigger form treats an empty string as a missing value
+        "raw_data_uri": Param(None, type=["null", "string"],
+                              description="raw data folder to train on; empty: the announced data"),
+        "use_sample_corpus": Param(False, type="boolean",
+                                   description="when nothing was ever announced, train on the embedded sample corpus"),
         "preset": Param(None, type=["null", "string"], enum=[None, "tiny", "cpu", "paper"],
                         description="model.preset; empty keeps params.yaml's"),
-        "stages": Param(STAGES, type="array", items={"type": "string", "enum": STAGES},
-                        description="training stages to run (the others keep train.<stage>.enabled=false)"),
         "gate_floors": Param({}, type="object",
                              description='gate.floors, e.g. {"grounding.R1@0.5": 25}; empty keeps params.yaml\'s'),
-        "kfp_endpoint": Param(KFP_ENDPOINT or None, type=["null", "string"],
-                              description="KFP API URL: submit there and wait; empty runs the pipeline locally"),
-        "raw_data_uri": Param(None, type=["null", "string"],
-                              description="raw data folder; empty builds the sample corpus"),
         "overrides": Param([], type="array", items={"type": "string", "pattern": "^[A-Za-z_][\\w.]*=.*$"},
                            description="more params.yaml overrides, key.path=value"),
         "skip_unchanged": Param(False, type="boolean",
@@ -49,87 +62,166 @@ STAGES = ["align", "gesm", "instruct"]
     },
 )
 def momentor_retrain():
-    @task
-    def version_request(params: dict | None = None) -> list[str]:  # params: the run's, from the context
-        argv = ["pipeline", "data-version", "--params", PARAMS_FILE, "--out", summary_file()]
-        return argv + (["--raw", params["raw_data_uri"]] if params["raw_data_uri"] else [])
+    @task(inlets=[RAW_DATA])
+    def resolve_data(params: dict | None = None, triggering_asset_events=None, inlet_events=None,
+                     run_id: str | None = None) -> dict:
+        """The data this run trains on (see the DAG's doc), and its run folder."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from momentor_steps import resolve_announced, run_key
+
+        triggering = [e.extra or {} for events in (triggering_asset_events or {}).values() for e in events]
+        announced = [e.extra or {} for e in inlet_events[RAW_DATA]] if not triggering and inlet_events else []
+        try:
+            found = resolve_announced(params["raw_data_uri"], triggering, announced, params["use_sample_corpus"])
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from None  # a retry would find the same nothing
+        print(f"raw data: {found['raw']} ({found['source']}: {found['note']})")
+        return {**found, "run_dir": f"{WORKSPACE}/runs/{run_key(run_id)}"}
 
     @task
-    def run_request(data_version: dict, params: dict | None = None, run_id: str | None = None) -> list[str]:
-        """The ``momentor pipeline`` command of this run; skips the run when asked and nothing changed."""
-        from airflow.sdk import Variable
-        from airflow.sdk.exceptions import AirflowSkipException
+    def overrides_of(params: dict | None = None) -> list[str]:
+        """The run's ``-S`` overrides: the free list, then the named trigger fields."""
+        import json
 
-        if params["skip_unchanged"] and Variable.get(TRAINED_VERSION, None) == data_version["version"]:
-            raise AirflowSkipException(f"data version {data_version['version']} was already trained and promoted")
-        overrides = list(params["overrides"])
-        overrides += [f"train.{stage}.enabled=false" for stage in STAGES if stage not in params["stages"]]
-        argv = ["pipeline", "submit" if params["kfp_endpoint"] else "run-local", "--params", PARAMS_FILE]
-        if params["kfp_endpoint"]:
-            argv += ["--endpoint", params["kfp_endpoint"], "--experiment", "momentor-airflow", "--wait",
-                     "--run-name", f"airflow {run_id}"]
-        argv += [a for o in overrides for a in ("-S", o)]
-        arguments = {"preset": params["preset"], "raw_data_uri": params["raw_data_uri"]}
-        argv += [a for k, v in arguments.items() if v for a in ("--arg", f"{k}={v}")]
+        out = list(params["overrides"])
+        if params["preset"]:
+            out.append(f"model.preset={params['preset']}")
         if params["gate_floors"]:
-            import json
+            out.append(f"gate.floors={json.dumps(params['gate_floors'])}")
+        return out
 
-            argv += ["--arg", f"gate_floors={json.dumps(params['gate_floors'])}"]
-        return argv + ["--out", summary_file()]
+    data = resolve_data()
+    overrides = overrides_of()
+    promoted, branch, decision, version, reported = (_on_kubeflow if KFP_ENDPOINT else _steps_here)(data, overrides)
 
-    @task.branch
-    def read_gate_decision(summary: dict) -> str:
-        """The gate's verdict: its decision artifact (local runs) and the branch the pipeline took."""
-        import json
-        from pathlib import Path
-
-        if summary.get("state") != "SUCCEEDED":
-            raise RuntimeError(f"pipeline run ended {summary.get('state')}: {summary.get('run_id') or summary}")
-        branch = summary.get("branch")
-        if summary["mode"] == "local":
-            passed = bool(json.loads(Path(summary["decision_path"]).read_text())["passed"])
-            if branch != ("promote" if passed else "report"):
-                raise RuntimeError(f"the gate decided passed={passed} but the pipeline ran {branch!r}")
-        if branch not in ("promote", "report"):
-            raise RuntimeError(f"neither gate branch ran in the pipeline: {summary}")
-        return "publish_champion" if branch == "promote" else "report_rejection"
-
-    @task(outlets=[CHAMPION])
-    def publish_champion(summary: dict, data_version: dict) -> dict:
-        """The pipeline promoted its candidate: check the champion is this run's, announce it (Asset event)."""
-        import json
-        from pathlib import Path
-
+    @task(outlets=[CHAMPION_ASSET])
+    def publish_champion(data: dict, version: dict | None = None) -> dict:
+        """The candidate was promoted: announce the champion (Asset event) with its data version."""
         from airflow.sdk import Variable, get_current_context
 
-        record = {"mode": summary["mode"], "run": summary.get("run_id") or summary.get("run_dir"),
-                  "data_version": data_version["version"]}
-        if summary["mode"] == "local":
-            champion = Path(summary["arguments"]["champion_dir"])
-            promotion = json.loads((champion / "promotion.json").read_text())
-            if not promotion["checkpoint"].startswith(summary["run_dir"]):
-                raise RuntimeError(f"{champion} holds {promotion['checkpoint']}, not this run's candidate")
-            record.update(champion=str(champion.resolve()), promoted_at=promotion["promoted_at"])
-        Variable.set(TRAINED_VERSION, data_version["version"])
-        get_current_context()["outlet_events"][CHAMPION].extra = record
+        record = {"data_version": (version or {}).get("version") or data.get("version"),
+                  "raw": (version or {}).get("raw") or data["raw"],
+                  "run_dir": data["run_dir"], "champion": CHAMPION}
+        Variable.set(TRAINED_VERSION, record["data_version"])
+        get_current_context()["outlet_events"][CHAMPION_ASSET].extra = record
         return record
 
     @task
-    def report_rejection(summary: dict) -> dict:
-        """The gate rejected the candidate: say which checks failed and where the pipeline's report is."""
-        from pathlib import Path
-
-        failed = [r for r in (summary.get("decision") or {}).get("reasons", []) if not r["passed"]]
-        report = Path(summary["run_dir"]) / "report" / "page" if summary["mode"] == "local" else None
+    def report_rejection(decision: dict) -> dict:
+        """The gate rejected the candidate: say which checks failed and where the report is."""
+        failed = [r for r in decision.get("reasons", []) if not r["passed"]]
         for reason in failed:
             print(f"gate FAILED {reason['check']} {reason['metric']}: {reason['value']} vs "
                   f"{reason.get('floor', reason.get('champion'))}")
-        return {"failed": failed, "report": str(report) if report else f"KFP run {summary.get('run_id')}"}
+        return {"failed": failed, "report": decision.get("report")}
 
-    version = momentor_step("check_data_version", version_request())
-    summary = momentor_step("run_pipeline", run_request(data_version=version))
-    gate = read_gate_decision(summary)
-    gate >> [publish_champion(summary, version), report_rejection(summary)]
+    published, rejection = publish_champion(data, version), report_rejection(decision)
+    promoted >> published
+    branch >> [published, rejection]
+    reported >> rejection
+
+
+def _steps_here(data, overrides):
+    """The table's steps as tasks of this DAG (in the worker or in pods): the last task of the passing branch,
+    the branch, the gate's decision, the data version and the report task."""
+
+    @task
+    def version_request(data: dict, overrides: list[str]) -> list[str]:
+        argv = ["pipeline", "resolve-data", "--raw", data["raw"], "--workspace", WORKSPACE, "--run-dir",
+                data["run_dir"], "--params", PARAMS_FILE, *(a for o in overrides for a in ("-S", o))]
+        if data.get("version"):
+            argv += ["--expect-version", data["version"]]
+        return argv + ["--out", summary_file()]
+
+    @task(multiple_outputs=True)
+    def run_request(data: dict, version: dict, overrides: list[str], params: dict | None = None) -> dict:
+        """Every step's ``momentor step`` command line; skips the run when asked and nothing changed."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if params["skip_unchanged"] and Variable.get(TRAINED_VERSION, None) == version["version"]:
+            raise AirflowSkipException(f"data version {version['version']} was already trained and promoted")
+        common = ["--run-dir", data["run_dir"], "--raw", version["raw"], "--champion", CHAMPION,
+                  "--params", PARAMS_FILE, *(a for o in overrides for a in ("-S", o))]
+        return {row["name"]: ["step", row["name"], *common, "--out", summary_file()] for row in STEPS}
+
+    version = momentor_step("check_data_version", version_request(data, overrides))
+    requests = run_request(data, version, overrides)
+    tasks = {}
+    for row in STEPS:
+        timeout = TIMEOUTS.get(row["kind"], RETRIES["execution_timeout"])
+        tasks[row["name"]] = momentor_step(row["name"], requests[row["name"]], resources=row["resources"],
+                                           execution_timeout=timeout)
+    for row in STEPS:
+        for need in row["needs"]:
+            tasks[need] >> tasks[row["name"]]
+    gate = _xcom(tasks[GATE])
+
+    @task.branch
+    def read_gate_decision(gate: dict) -> list[str]:
+        """The gate's verdict (the gate step returns its decision file): the steps that run only when it
+        passed, and the announcement, or the rejection report."""
+        passed = gate["results"]["work/eval/decision.json"]["passed"]
+        after = [row["name"] for row in STEPS if row["when"] == ("passed" if passed else "rejected")]
+        return after + (["publish_champion"] if passed else ["report_rejection"])
+
+    @task
+    def decision_of(gate: dict) -> dict:
+        return gate["results"]["work/eval/decision.json"]
+
+    branch = read_gate_decision(gate)
+    for row in STEPS:
+        if row["when"] != "always":
+            branch >> tasks[row["name"]]
+    promoted = tasks[[row["name"] for row in STEPS if row["when"] == "passed"][-1]]
+    return promoted, branch, decision_of(gate), version, tasks["report"]
+
+
+def _xcom(step):
+    """The return value of a step's task: a TaskFlow call is one already, an operator has ``.output``."""
+    return step.output if hasattr(step, "output") and not hasattr(step, "operator") else step
+
+
+def _on_kubeflow(data, overrides):
+    """Submit the Kubeflow pipeline and wait without holding a worker slot: the pipeline promotes or reports
+itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."""
+
+    @task
+    def submit_request(data: dict, overrides: list[str], run_id: str | None = None) -> list[str]:
+        argv = ["pipeline", "submit", "--params", PARAMS_FILE, "--endpoint", KFP_ENDPOINT, "--experiment",
+                "momentor-airflow", "--run-name", f"airflow {run_id}", "--arg", f"raw_data_uri={data['raw']}",
+                *(a for o in overrides for a in ("-S", o))]
+        return argv + ["--out", summary_file()]
+
+    submitted = momentor_step("submit_pipeline", submit_request(data, overrides))
+
+    @task.sensor(mode="reschedule", poke_interval=60, timeout=48 * 3600, execution_timeout=None)
+    def wait_for_pipeline(submitted: dict):
+        """Poll the KFP run; between polls the task gives its worker slot back (reschedule mode)."""
+        from airflow.sdk.bases.sensor import PokeReturnValue
+        from airflow.sdk.exceptions import AirflowFailException
+        from momentor_steps import kfp_run_state
+
+        state = kfp_run_state(KFP_ENDPOINT, submitted["run_id"])
+        if state["state"] in ("FAILED", "CANCELED", "CANCELLED", "SKIPPED"):  # final: polling again changes nothing
+            raise AirflowFailException(f"KFP run {submitted['run_id']} ended {state['state']}; see it in the KFP UI")
+        return PokeReturnValue(is_done=state["state"] == "SUCCEEDED", xcom_value={**state, **submitted})
+
+    finished = wait_for_pipeline(submitted)
+
+    @task.branch
+    def read_gate_decision(finished: dict) -> str:
+        """The branch the pipeline's own gate took: its promote task succeeded, or only the report ran."""
+        if not (finished["promoted"] or finished["reported"]):
+            raise RuntimeError(f"neither gate branch ran in KFP run {finished['run_id']}")
+        return "publish_champion" if finished["promoted"] else "report_rejection"
+
+    @task
+    def decision_of(finished: dict) -> dict:
+        return {"passed": finished["promoted"], "reasons": [], "report": f"KFP run {finished['run_id']}"}
+
+    branch = read_gate_decision(finished)
+    return branch, branch, decision_of(finished), None, finished
 
 
 momentor_retrain()

@@ -4,6 +4,7 @@
     momentor pipeline submit --endpoint URL [--experiment NAME] [-S k=v ...] [--arg NAME=VALUE ...] [--wait]
     momentor pipeline run-local [--pipeline-root DIR] [-S k=v ...] [--arg NAME=VALUE ...]
     momentor pipeline data-version [--raw FOLDER]
+    momentor pipeline resolve-data --raw FOLDER|sample --workspace DIR --run-dir DIR [--expect-version V]
 
 ``submit`` and ``run-local`` pass the resolved config (``--params`` file plus ``-S``) to the pipeline as
 its ``overrides`` parameter, as the minimal override list against the package defaults; ``--arg`` sets any
@@ -110,6 +111,23 @@ def data_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve_data(args: argparse.Namespace) -> int:
+    from momentor import pipeline_runs
+
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    found = pipeline_runs.resolve_raw_data(args.raw, args.params, args.workspace, run_dir / "data_listing.json",
+                                           args.overrides)
+    if args.expect_version and found["version"] != args.expect_version:
+        print(f"momentor pipeline resolve-data: the data at {found['raw']} changed since it was announced "
+              f"(announced {args.expect_version}, now {found['version']}); announce it again (momentor_ingest) "
+              "or trigger the run with its raw_data_uri", file=sys.stderr)
+        return 1
+    (run_dir / "data_version.json").write_text(json.dumps(found, indent=1) + "\n")
+    _write_summary({**found, "run_dir": str(run_dir)}, args.out)
+    return 0
+
+
 def register(sub, common) -> None:
     p = sub.add_parser("pipeline", help="compile, submit or locally run the Kubeflow pipeline")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -144,3 +162,12 @@ def register(sub, common) -> None:
     a.add_argument("--out", help="also write it here")
     a.add_argument("--listing", help="write what the version covers (relative path -> md5) to this JSON file")
     a.set_defaults(handler=data_version)
+
+    a = actions.add_parser("resolve-data", parents=[common],
+                           help="where a run reads its data and its version, recorded in the run folder")
+    a.add_argument("--raw", required=True, help="raw data folder, or 'sample' for the embedded sample corpus")
+    a.add_argument("--workspace", required=True, help="the durable workspace (sample corpus, state cache)")
+    a.add_argument("--run-dir", required=True, help="the run's folder: data_version.json, data_listing.json")
+    a.add_argument("--expect-version", help="fail unless the data still has this version (the announced one)")
+    a.add_argument("--out", help="also write the summary JSON here")
+    a.set_defaults(handler=resolve_data)

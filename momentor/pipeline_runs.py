@@ -236,7 +236,8 @@ def data_version(raw: str | Path | None, cfg: config_lib.Config) -> dict:
 SAMPLE = "sample"  # the raw_data_uri that asks for the embedded sample corpus
 
 
-def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Path, listing: str | Path) -> dict:
+def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Path, listing: str | Path,
+                     overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Where a pipeline run reads its raw data, and its version; the listing of what it read goes to ``listing``.
 
     ``raw_data_uri`` is a folder as the pods see it (on the workspace volume), laid out like a project's
@@ -250,7 +251,7 @@ def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Pat
     from momentor.artifact_workspace import run_verb
     from momentor.data.version import write_listing
 
-    cfg = config_lib.load(params, [])
+    cfg = config_lib.load(params, list(overrides))
     workspace = Path(workspace)
     if not raw_data_uri:
         raise config_lib.ConfigError(
@@ -260,14 +261,14 @@ def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Pat
         raw = workspace / "data" / f"sample-{data_version(None, cfg)['version'][:12]}"
         if not raw.is_dir():
             staging = raw.with_name(f".{raw.name}.{uuid.uuid4().hex[:6]}")
-            run_verb(["sample-data"], str(params), raw=str(staging))
+            run_verb(["sample-data"], str(params), list(overrides), raw=str(staging))
             try:
                 staging.rename(raw)
             except OSError:  # another run built it meanwhile: same config, same corpus
                 shutil.rmtree(staging, ignore_errors=True)
     else:
         raw = Path(raw_data_uri)
-    cached = config_lib.load(params, [f"paths.cache={workspace / '.cache'}"])
+    cached = config_lib.load(params, [*overrides, f"paths.cache={workspace / '.cache'}"])
     found = data_version(raw, cached)
     write_listing(found, listing)
     return {k: v for k, v in found.items() if k != "listing"}

@@ -1,6 +1,6 @@
 """``momentor step NAME --run-dir DIR``: run one step of the pipeline table (:mod:`momentor.steps`) in a run folder.
 
-    momentor step NAME --run-dir DIR [--raw FOLDER] [--champion DIR] [--params FILE] [-S key=value ...]
+    momentor step NAME --run-dir DIR [--raw FOLDER] [--champion DIR] [--out FILE] [--params FILE] [-S k=v ...]
 
 This is what an Airflow task (in the worker or in a pod) runs. The run folder is a project folder of its
 own: ``DIR/data`` is a link to the raw data the run reads (``--raw``; the version the run was given),
@@ -13,6 +13,7 @@ shared by all runs (default: ``<paths.work>/<gate.champion>`` of the config).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -65,7 +66,7 @@ def run_step(name: str, run_dir: str | Path, params: str, overrides: list[str], 
     params = str(Path(params).resolve())
     located = [*overrides, f"paths.work={run_dir / 'work'}", f"paths.raw={run_dir / 'data'}"]
     if champion:
-        located.append(f"gate.champion={Path(champion).resolve()}")
+        located.append(f"gate.champion={os.path.abspath(champion)}")  # not resolve(): it is a link
     before = os.getcwd()
     os.chdir(run_dir)
     try:
@@ -79,12 +80,30 @@ def run_step(name: str, run_dir: str | Path, params: str, overrides: list[str], 
     return 0
 
 
+def step_summary(name: str, run_dir: str | Path) -> dict:
+    """What an orchestrator reads of a finished step: its small JSON outputs (the gate's decision, the
+    promotion record), by output path."""
+    from momentor import steps
+
+    run_dir = Path(run_dir)
+    results = {}
+    for out in steps.step(name).outs:
+        path = run_dir / out
+        if path.suffix == ".json" and path.is_file() and path.stat().st_size < 1 << 20:
+            results[out] = json.loads(path.read_text())
+    return {"step": name, "run_dir": str(run_dir.resolve()), "results": results}
+
+
 def step(args: argparse.Namespace) -> int:
     try:
-        return run_step(args.name, args.run_dir, args.params, args.overrides, args.raw, args.champion)
+        code = run_step(args.name, args.run_dir, args.params, args.overrides, args.raw, args.champion)
     except (RunFolderError, KeyError) as err:
         print(f"momentor step: {err}", file=sys.stderr)
         return 2
+    if code == 0 and args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(step_summary(args.name, args.run_dir)) + "\n")
+    return code
 
 
 def register(sub, common) -> None:
@@ -93,4 +112,5 @@ def register(sub, common) -> None:
     p.add_argument("--run-dir", required=True, help="the run's folder (DIR/data, DIR/work)")
     p.add_argument("--raw", help="raw data folder to link as DIR/data (the first step of a run must give it)")
     p.add_argument("--champion", help="champion folder shared by all runs (default: <paths.work>/<gate.champion>)")
+    p.add_argument("--out", help="write the step's summary JSON here (its small JSON outputs, e.g. the decision)")
     p.set_defaults(handler=step)

@@ -68,6 +68,7 @@ def airflow_table() -> str:
         row["cmds"] = list(row["cmds"])
         row["persist"] = list(row["persist"])
         row["needs"] = list(step.needs)
+        row["kind"] = step.resources
         row["resources"] = steps.resources(step.name)
         rows.append(row)
     return (f'"""The pipeline\'s steps for the Airflow DAGs ({GENERATED}).\n\n'

@@ -110,7 +110,7 @@ def folder_version(raw: str | Path, state_path: str | Path | None = None) -> dic
         state.close()
     digest = hashlib.sha256("".join(f"{name}\0{md5}\n" for name, md5 in listing.items()).encode())
     return {"version": digest.hexdigest()[:32], "source": "content", "files": len(listing), "bytes": total,
-            "raw": str(raw), "listing": listing}
+            "raw": str(raw.resolve()), "listing": listing}
 
 
 def write_listing(version: dict, path: str | Path) -> Path:

@@ -50,10 +50,10 @@ class KfpApiServer:
         if path == "/apis/v2beta1/runs" and method == "POST":
             return 200, {**body, "run_id": RUN_ID, "state": "PENDING", "created_at": CREATED}
         if path == f"/apis/v2beta1/runs/{RUN_ID}" and method == "GET":
-            other = "report" if self.branch == "promote" else "promote"
+            # the report runs on both branches; promote only when the gate passed
             tasks = [{"display_name": "gate", "state": "SUCCEEDED"},
-                     {"display_name": self.branch, "state": "SUCCEEDED"},
-                     {"display_name": other, "state": "SKIPPED"}]
+                     {"display_name": "report", "state": "SUCCEEDED"},
+                     {"display_name": "promote", "state": "SUCCEEDED" if self.branch == "promote" else "SKIPPED"}]
             return 200, {"run_id": RUN_ID, "state": self.final_state, "created_at": CREATED,
                          "run_details": {"task_details": tasks}}
         return 404, {"error": f"{method} {path} is not answered by this test server", "code": 5}

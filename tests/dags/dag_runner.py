@@ -40,9 +40,26 @@ def inspect(dags_folder: str, without_momentor: bool = False) -> dict:
             "defaults": {k: dag.params[k] for k in dag.params},
             "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
             "outlets": {t.task_id: [a.uri for a in t.outlets] for t in dag.tasks if t.outlets},
+            "inlets": {t.task_id: [a.uri for a in t.inlets] for t in dag.tasks if t.inlets},
+            "retries": {t.task_id: [t.retries, bool(t.retry_exponential_backoff),
+                                    t.execution_timeout.total_seconds() if t.execution_timeout else None]
+                        for t in dag.tasks},
+            "modes": {t.task_id: t.mode for t in dag.tasks if hasattr(t, "mode")},
+            "start_date": str(dag.start_date) if dag.start_date else None,
+            "first_run": _first_run(dag),
+            "operators": {t.task_id: type(t).__name__ for t in dag.tasks},
         }
     loaded = [m for m in ("momentor", "kfp", "torch", "kubernetes") if sys.modules.get(m) is not None]
     return {"import_errors": bag.import_errors, "dags": dags, "heavy_modules": loaded}
+
+
+def _first_run(dag) -> str | None:
+    """When the scheduler would start the DAG's first scheduled run if it were turned on now: the serialized
+    DAG (what the scheduler holds) asked the scheduler's question, with no automated run yet."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    info = DagSerialization.from_dict(DagSerialization.to_dict(dag)).next_dagrun_info(last_automated_run_info=None)
+    return info.run_after.isoformat() if info else None
 
 
 def test(dags_folder: str, dag_id: str, conf: str) -> dict:

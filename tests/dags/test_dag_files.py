@@ -3,6 +3,7 @@ retraining schedule is params.yaml's cron or the raw-data Asset that the ingesti
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 import yaml
 
 from airflow_testing import DAGS, ROOT, run_dag_runner
+
+from momentor import step_graphs
+
+STEPS = ast.literal_eval((ROOT / step_graphs.AIRFLOW_TABLE).read_text().split("STEPS = ", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +48,70 @@ def test_retraining_runs_on_the_params_cron_or_new_raw_data(parsed):
     assert retrain["outlets"] == {"publish_champion": ["momentor://model/champion"]}
 
 
-def test_retraining_tasks_and_trigger_form(parsed):
+def test_retraining_runs_the_step_tables_steps_then_promotes_or_reports(parsed):
     retrain = parsed["dags"]["momentor_retrain"]
     tasks = retrain["tasks"]
-    # data version -> run -> the gate's branch -> promote or report
-    assert "run_request" in tasks["check_data_version"] and "run_pipeline" in tasks["run_request"]
-    assert "read_gate_decision" in tasks["run_pipeline"]
-    assert tasks["read_gate_decision"] == ["publish_champion", "report_rejection"]
-    schema = retrain["params"]
+    table = {row["name"]: row for row in STEPS}
+    ran = [t for t in tasks if t in table]
+    assert ran == list(table), "the DAG's step tasks differ from momentor/steps.py's enabled steps"
+    for name, row in table.items():
+        for need in row["needs"]:
+            assert name in tasks[need], f"{need} -> {name} is missing"
+    # the data first, then the steps, then the gate's branch
+    assert "check_data_version" in tasks["version_request"] and "run_request" in tasks["check_data_version"]
+    assert set(tasks["read_gate_decision"]) == {"export", "promote", "publish_champion", "report_rejection"}
+    assert "read_gate_decision" in tasks["gate"] and "report" in tasks["gate"]  # the report on both branches
+    assert "promote" in tasks["report"] and "publish_champion" in tasks["promote"]
+    assert retrain["inlets"] == {"resolve_data": ["momentor://data/raw"]}  # reads the announced events
+
+
+def test_every_task_retries_with_backoff_and_has_a_timeout(parsed):
+    for dag_id, dag in parsed["dags"].items():
+        for task_id, (retries, exponential, timeout) in dag["retries"].items():
+            assert retries >= 2 and exponential and timeout, f"{dag_id}.{task_id}"
+    steps = parsed["dags"]["momentor_retrain"]["retries"]
+    assert steps["train_gesm"][2] > steps["gate"][2]  # training may take days, the gate minutes
+
+
+def test_turning_the_dag_on_starts_nothing_before_the_next_slot(parsed):
+    import datetime as dt
+
+    retrain = parsed["dags"]["momentor_retrain"]
+    assert retrain["start_date"] is None
+    first = dt.datetime.fromisoformat(retrain["first_run"])
+    now = dt.datetime.now(dt.UTC)
+    assert now < first <= now + dt.timedelta(days=7), "unpausing would start a run for a past slot"
+    assert (first.weekday(), first.hour, first.minute) == (0, 3, 0)  # the next Monday 03:00 of the cron
+
+
+def test_kfp_mode_waits_in_reschedule_mode(airflow_home):
+    parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), "--without-momentor",
+                            env={"MOMENTOR_KFP_ENDPOINT": "http://127.0.0.1:9"})
+    retrain = parsed["dags"]["momentor_retrain"]
+    assert parsed["import_errors"] == {}
+    assert retrain["modes"]["wait_for_pipeline"] == "reschedule"  # no worker slot held while KFP trains
+    assert not set(retrain["tasks"]) & {row["name"] for row in STEPS}  # the steps run on Kubeflow
+    assert retrain["tasks"]["submit_pipeline"] == ["wait_for_pipeline"]
+    assert set(retrain["tasks"]["read_gate_decision"]) == {"publish_champion", "report_rejection"}
+
+
+def test_retraining_trigger_form(parsed):
+    retrain = parsed["dags"]["momentor_retrain"]
+    schema, defaults = retrain["params"], retrain["defaults"]
     assert schema["preset"]["enum"] == [None, "tiny", "cpu", "paper"]
-    assert schema["stages"]["items"]["enum"] == ["align", "gesm", "instruct"]
     assert schema["gate_floors"]["type"] == "object"
     # optional strings are nullable: the UI form treats "" as a missing required value
-    assert schema["kfp_endpoint"]["type"] == ["null", "string"] and retrain["defaults"]["kfp_endpoint"] is None
+    assert schema["raw_data_uri"]["type"] == ["null", "string"] and defaults["raw_data_uri"] is None
+    assert schema["use_sample_corpus"]["type"] == "boolean" and defaults["use_sample_corpus"] is False
     assert schema["overrides"]["items"]["pattern"]
 
 
-def test_pod_mode_without_the_kubernetes_provider_says_what_to_install(airflow_home):
+def test_pod_mode_needs_the_workspace_claim_and_the_kubernetes_provider(airflow_home):
     parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), env={"MOMENTOR_AIRFLOW_EXECUTION": "kubernetes"})
     assert sorted(Path(f).name for f in parsed["import_errors"]) == ["momentor_ingest.py", "momentor_retrain.py"]
+    for message in parsed["import_errors"].values():
+        assert "needs MOMENTOR_WORKSPACE_PVC" in message
+    parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), env={"MOMENTOR_AIRFLOW_EXECUTION": "kubernetes",
+                                                                     "MOMENTOR_WORKSPACE_PVC": "momentor-workspace"})
     for message in parsed["import_errors"].values():
         assert "needs apache-airflow-providers-cncf-kubernetes" in message
