@@ -1,5 +1,6 @@
 """The Airflow UI (``airflow standalone`` on 127.0.0.1) shows the retraining DAG, and a run triggered from its
-trigger form runs: the scheduler executes the DAG, which submits the pipeline to a local KFP API server.
+trigger form runs: the scheduler executes the DAG, which submits the pipeline, on the last data announced
+through Airflow's REST API, to a local KFP API server.
 
 Slow (Airflow's four services start in ~1 min) and needs Debian's chromium + chromedriver and selenium:
     bash scripts/install_browser.sh && .venv/bin/python -m pytest -m slow tests/dags/test_airflow_ui.py
@@ -77,9 +78,23 @@ def airflow_ui(tmp_path):
         try:
             _wait("the API server and the DAG", lambda: _get(f"{url}/api/v2/dags/momentor_retrain")["dag_id"],
                   300, log)
+            _announce(url)
             yield {"url": url, "kfp": kfp, "log": log}
         finally:
             _stop(server)
+
+
+ANNOUNCED = {"raw": "/workspace/data/drop-ui", "version": "0123456789abcdef0123456789abcdef"}
+
+
+def _announce(url: str) -> None:
+    """An event of the raw-data Asset through Airflow's REST API, as a producer outside Airflow would send it."""
+    asset = next(a for a in _get(f"{url}/api/v2/assets")["assets"] if a["uri"] == "momentor://data/raw")
+    request = urllib.request.Request(f"{url}/api/v2/assets/events", method="POST",
+                                     data=json.dumps({"asset_id": asset["id"], "extra": ANNOUNCED}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -110,13 +125,13 @@ def test_dag_shows_in_the_ui_and_a_triggered_run_submits_the_pipeline(airflow_ui
     wait = WebDriverWait(browser, 60)
     try:
         browser.get(f"{airflow_ui['url']}/dags/momentor_retrain")
-        shown = ("momentor_retrain", "momentor://data/raw", "check_data_version", "read_gate_decision",
+        shown = ("momentor_retrain", "momentor://data/raw", "resolve_data", "wait_for_pipeline",
                  "publish_champion")  # the DAG, its Asset schedule and its tasks
         wait.until(lambda b: all(s in b.find_element(By.TAG_NAME, "body").text for s in shown))
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"))).click()
         dialog = wait.until(ec.visibility_of_element_located(
             (By.XPATH, "//*[@role='dialog'][contains(., 'Trigger Dag')]")))
-        wait.until(lambda _: "kfp_endpoint" in dialog.text and "Run Parameters" in dialog.text)
+        wait.until(lambda _: "raw_data_uri" in dialog.text and "Run Parameters" in dialog.text)
         submit = [b for b in dialog.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Trigger"][-1]
         browser.execute_script("arguments[0].scrollIntoView();", submit)
         wait.until(lambda _: submit.is_enabled())
@@ -130,10 +145,11 @@ def test_dag_shows_in_the_ui_and_a_triggered_run_submits_the_pipeline(airflow_ui
         (r for r in _get(runs_url)["dag_runs"] if r["state"] in ("success", "failed")), None), 600, airflow_ui["log"])
     assert run["triggered_by"] == "ui"
     assert run["state"] == "success", f"the triggered run {run['dag_run_id']} failed"
-    assert run["conf"]["kfp_endpoint"] == airflow_ui["kfp"].url  # the form's default, from the environment
     (submitted,) = [r for r in airflow_ui["kfp"].calls("POST", "/apis/v2beta1/runs")
                     if r["body"]["display_name"] == f"airflow {run['dag_run_id']}"]
-    assert submitted["body"]["pipeline_spec"]["pipelineInfo"]["name"] == "momentor"
+    assert submitted["body"]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "momentor"
+    # a manual run with no folder in the form trains on the last data announced (the fixture's event)
+    assert submitted["body"]["runtime_config"]["parameters"]["raw_data_uri"] == ANNOUNCED["raw"]
     tasks = _get(f"{airflow_ui['url']}/api/v2/dags/momentor_retrain/dagRuns/{run['dag_run_id']}/taskInstances")
     states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
     assert states["publish_champion"] == "success" and states["report_rejection"] == "skipped"
