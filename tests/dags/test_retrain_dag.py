@@ -45,12 +45,12 @@ def test_an_explicit_folder_wins_over_every_event():
 
 
 @pytest.mark.integration
-def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(airflow_home, tmp_path):
+def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(clean_airflow_home, tmp_path):
     """The steps as tasks in the worker; the second run's impossible floor rejects it, against the champion
     the first run promoted. ~2 min."""
     env = {"MOMENTOR_WORKSPACE": str(tmp_path / "workspace"), "MOMENTOR_CHAMPION": str(tmp_path / "champion")}
     conf = {"use_sample_corpus": True, "preset": "tiny", "overrides": SMALL}
-    passed = _run(airflow_home, conf, env)
+    passed = _run(clean_airflow_home, conf, env)
     assert passed["state"] == "success", passed["tasks"]
     assert passed["tasks"]["publish_champion"] == "success" and passed["tasks"]["report_rejection"] == "skipped"
     assert passed["tasks"]["export"] == "success" and passed["tasks"]["report"] == "success"
@@ -63,7 +63,7 @@ def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(air
     promotion = json.loads((tmp_path / "champion" / "promotion.json").read_text())
     assert promotion["checkpoint"].startswith(str(run_dir))
 
-    rejected = _run(airflow_home, {**conf, "gate_floors": {"grounding.R1@0.5": 101}}, env)
+    rejected = _run(clean_airflow_home, {**conf, "gate_floors": {"grounding.R1@0.5": 101}}, env)
     assert rejected["tasks"]["report_rejection"] == "success", rejected["tasks"]
     assert rejected["tasks"]["publish_champion"] == "skipped" and rejected["tasks"]["promote"] == "skipped"
     assert rejected["tasks"]["export"] == "skipped" and rejected["tasks"]["report"] == "success"
@@ -73,9 +73,9 @@ def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(air
     assert json.loads((tmp_path / "champion" / "promotion.json").read_text()) == promotion
 
 
-def test_nothing_announced_and_no_sample_asked_fails_with_what_to_do(airflow_home, tmp_path):
+def test_nothing_announced_and_no_sample_asked_fails_with_what_to_do(clean_airflow_home, tmp_path):
     env = {"MOMENTOR_WORKSPACE": str(tmp_path / "workspace")}
-    result = _run(airflow_home, {"preset": "tiny"}, env)
+    result = _run(clean_airflow_home, {"preset": "tiny"}, env)
     assert result["tasks"]["resolve_data"] == "failed" and result["tasks"]["ingest"] != "success"
 
 
