@@ -94,7 +94,9 @@ def test_submitters_run_pipeline_submit_with_endpoint_experiment_and_overrides(r
         section = values["schedule" if obj["kind"] == "CronJob" else "submitJob"]
         endpoint = values["params"]["pipeline"]["kfp_endpoint"]
         expected = ["pipeline", "submit", "--params", "/etc/momentor/params.yaml", "--endpoint", endpoint]
-        expected += ["--experiment", values["kfp"]["experiment"]]
+        expected += ["--experiment", values["kfp"]["experiment"], "--arg", "workspace_pvc=rel-momentor-workspace"]
+        if section["rawDataUri"]:
+            expected += ["--arg", f"raw_data_uri={section['rawDataUri']}"]
         expected += [item for override in section["overrides"] for item in ("-S", override)]
         assert container["args"] == expected
         app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]

@@ -3,6 +3,8 @@ Kubernetes 1.35 (TrainJob: of the Trainer v1alpha1 API); every pod is hardened; 
 
 from __future__ import annotations
 
+import json
+
 import kubernetes_validate
 import pytest
 import yaml
@@ -48,10 +50,11 @@ def test_every_rendered_object_validates(render, values_file):
 
 def test_values_files_render_the_expected_objects(render):
     kinds = {(p.stem if p else "defaults"): sorted(o["kind"] for o in render(p)) for p in VALUES_FILES}
-    base = ["ConfigMap", "CronJob", "Role", "RoleBinding", "ServiceAccount"]
+    base = sorted(["ConfigMap", "CronJob", "PersistentVolumeClaim", "Role", "RoleBinding", "ServiceAccount"])
     assert kinds["defaults"] == base
     assert kinds["training"] == sorted([*base, "TrainJob"])
-    assert kinds["training-gpu"] == sorted(["ConfigMap", "Role", "RoleBinding", "ServiceAccount", "TrainJob"])
+    assert kinds["training-gpu"] == sorted(["ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding",
+                                            "ServiceAccount", "TrainJob"])
     assert kinds["submit-job"] == sorted([*base, "Job"])
 
 
@@ -158,7 +161,6 @@ def test_lint_strict_fails_on_a_bad_value(helm, tmp_path):
 @pytest.mark.parametrize(
     "sets, release, complaint",
     [
-        (("training.enabled=true",), "rel", "training.workspace.existingClaim is empty"),
         (("params.pipeline.kfp_endpoint=null",), "rel", "params.pipeline.kfp_endpoint is empty"),
         (("training.enabled=true", "training.workspace.existingClaim=w"), "1st", "must be an RFC 1035 label"),
     ],
@@ -173,7 +175,29 @@ def test_missing_or_unusable_values_fail_with_what_to_do(helm, sets, release, co
 
 def test_disabling_every_submitter_needs_no_endpoint(render):
     objects = render(sets=("params.pipeline.kfp_endpoint=null", "schedule.enabled=false"))
-    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "Role", "RoleBinding", "ServiceAccount"]
+    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding",
+                                                  "ServiceAccount"]
+
+
+def test_the_workspace_claim_outlives_the_release_and_reaches_every_submitted_run(render):
+    (claim,) = [o for o in render() if o["kind"] == "PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "rel-momentor-workspace"
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"  # uninstall keeps the champion
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and claim["spec"]["resources"]["requests"]["storage"]
+    # an existing claim: none created, that one used by the submitted runs and the TrainJob
+    objects = render(sets=("workspace.existingClaim=shared-ws", "schedule.rawDataUri=/workspace/data/current",
+                           "training.enabled=true"))
+    assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    (cron,) = [o for o in objects if o["kind"] == "CronJob"]
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "workspace_pvc=shared-ws" in args and "raw_data_uri=/workspace/data/current" in args
+    (trainjob,) = [o for o in objects if o["kind"] == "TrainJob"]
+    assert "shared-ws" in json.dumps(trainjob)
+
+
+def test_a_bad_access_mode_is_refused(helm):
+    result = run_helm(helm, "template", "rel", str(CHART), "--set", "workspace.accessModes[0]=ReadWriteSometimes")
+    assert result.returncode != 0 and "accessModes" in result.stderr
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)

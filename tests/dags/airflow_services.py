@@ -95,14 +95,20 @@ class AirflowServices:
                 pass
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         data=None if body is None else json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            raise AssertionError(f"{method} {path}: {err.code} {err.read()[:2000]!r}") from None
+        """One REST call; a GET that meets a 5xx is asked again (up to 3 times): SQLite answers "database is
+        locked" while the scheduler writes, which a production database would not."""
+        for attempt in range(4):
+            request = urllib.request.Request(f"{self.url}{path}", method=method,
+                                             data=None if body is None else json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return json.loads(answer.read() or b"{}")
+            except urllib.error.HTTPError as err:
+                if method == "GET" and err.code >= 500 and attempt < 3:
+                    time.sleep(2 * (attempt + 1))
+                    continue
+                raise AssertionError(f"{method} {path}: {err.code} {err.read()[:2000]!r}") from None
 
     def wait(self, what: str, check, timeout: float, poll: float = 2):
         """``check()``'s first truthy value within ``timeout`` s; else fail with the services' log tails."""

@@ -42,6 +42,11 @@ app.kubernetes.io/part-of: momentor
 {{- printf "%s-params" (include "momentor.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The workspace claim every pipeline pod mounts: an existing one, or the chart's own. */}}
+{{- define "momentor.workspaceClaim" -}}
+{{- default (printf "%s-workspace" (include "momentor.fullname" .) | trunc 63 | trimSuffix "-") .Values.workspace.existingClaim }}
+{{- end }}
+
 {{- define "momentor.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -178,6 +183,12 @@ spec:
         - {{ include "momentor.kfpEndpoint" $ | quote }}
         - --experiment
         - {{ $.Values.kfp.experiment | quote }}
+        - --arg
+        - {{ printf "workspace_pvc=%s" (include "momentor.workspaceClaim" $) | quote }}
+        {{- with .rawDataUri }}
+        - --arg
+        - {{ printf "raw_data_uri=%s" . | quote }}
+        {{- end }}
         {{- with .overrides }}
         {{- include "momentor.overrideArgs" . | trim | nindent 8 }}
         {{- end }}
