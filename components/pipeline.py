@@ -37,15 +37,17 @@ WORKSPACE = "/workspace"  # where the workspace claim is mounted in every pod th
 EVAL_TASKS = ["grounding", "dense_captioning"]
 #: retries of every task: a lost node or an evicted pod costs a retry, not the run
 RETRY = {"num_retries": 3, "backoff_duration": "60s", "backoff_factor": 2.0, "backoff_max_duration": "1800s"}
-#: tasks that are not steps of the table: the run's config and its data version
-INFRASTRUCTURE = ("resolve-config", "data-version")
+#: tasks that are not steps of the table (the run's config and its data version): light resources
+INFRASTRUCTURE = ("resolve_config", "data_version")
 
 
 def _on(task, step: str, image, gpus=None, workspace_pvc=None):
     """Run ``task`` as the table's step ``step``: its name, image, resources, retries, and the workspace volume
     when ``workspace_pvc`` is given. GPU steps get ``gpus`` accelerators."""
-    need = steps.resources(step) if step in {s.name for s in steps.STEPS} else {"cpu": "500m", "memory": "1Gi",
-                                                                               "gpu": False}
+    if step in INFRASTRUCTURE:
+        need = dict(zip(("cpu", "memory", "gpu"), steps.RESOURCES["light"]))
+    else:
+        need = steps.resources(step)
     task.set_display_name(step.replace("_", "-")).set_container_image(image)
     task.set_cpu_request(need["cpu"]).set_memory_request(need["memory"]).set_memory_limit(need["memory"])
     task.set_retry(**RETRY)
@@ -130,8 +132,8 @@ def momentor_pipeline(
                 workspace_pvc=workspace_pvc)
     mined.after(checked)  # data that fails validation goes no further
     corpus = mined.outputs["updated_manifest"]
-    instructions = _on(validate(params=params, manifest=corpus, suites=["instructions"], **data),
-                       "validate_instructions", image, workspace_pvc=workspace_pvc)
+    instructions = _on(validate(params=params, manifest=corpus, suites=["instructions"], data_version=version),
+                       "validate_instructions", image)
 
     stage_inputs = {"params": params, "manifest": corpus, "features": frames, "data_version": version,
                     "workspace": workspace}

@@ -272,3 +272,42 @@ def resolve_raw_data(raw_data_uri: str, params: str | Path, workspace: str | Pat
     found = data_version(raw, cached)
     write_listing(found, listing)
     return {k: v for k, v in found.items() if k != "listing"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# training checkpoints on the workspace volume
+
+
+def code_version() -> str:
+    """sha256 of the installed ``momentor`` package's Python sources: the code a step runs."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def checkpoint_dir(workspace: str | Path, stage: str, params: str | Path, data_version: str,
+                   init_weights: str | Path | None = None) -> Path:
+    """Where a pipeline's training stage keeps its checkpoints on the durable workspace:
+    ``<workspace>/checkpoints/<key>/<stage>``, so a retried or rescheduled pod resumes there.
+
+    The key is a hash of everything the stage computes from: the resolved params file, the raw data's content
+    version, the stage, the initial weights (``init_weights``, the previous stage's weights file) and the
+    code (:func:`code_version`). Not KFP's run id: passed as an input it would enter the task's cache key
+    (KFP fingerprints the input parameter values, input artifact names, output specs, image, command and
+    PVC names) and no run would ever hit the cache; nor would a re-submitted failed run resume. With the
+    code in the key, a new image never mistakes an old image's finished stage (``final``, which ``train``
+    does not re-run) for its own. Two runs of identical inputs started together would train in one folder;
+    started one after the other, the second hits KFP's cache instead.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (Path(params).read_bytes(), data_version.encode(), stage.encode(), code_version().encode()):
+        digest.update(part + b"\0")
+    if init_weights is not None:
+        digest.update(Path(init_weights).read_bytes())
+    return Path(workspace) / "checkpoints" / digest.hexdigest()[:16] / stage

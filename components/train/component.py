@@ -13,25 +13,21 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
     """``momentor train --stage STAGE`` (from ``init_model`` when given): the final checkpoint, and the last
     step's losses and throughput as metrics.
 
-    The stage trains in ``<workspace>/checkpoints/<run key>/<stage>`` on the durable volume, not in the
-    pod's scratch: a retried or rescheduled pod resumes from the last checkpoint there. The run key is a hash
-    of what the stage computes from (the resolved params, the data version, the stage and the initial
-    weights), not KFP's run id, which would also enter the step's cache key: the same inputs resume the same
-    folder, other inputs never share one.
+    The stage trains in ``momentor.pipeline_runs.checkpoint_dir`` on the durable workspace volume, not in the
+    pod's scratch: a retried or rescheduled pod resumes from the last checkpoint there. Its key is a hash of
+    what the stage computes from (resolved params, data version, stage, initial weights, code), not KFP's
+    run id, which as an input would enter the cache key and defeat caching across runs.
     """
-    import hashlib
     import json
     import os
     import shutil
 
     from momentor.artifact_workspace import run_verb
+    from momentor.model.checkpoint import WEIGHTS
+    from momentor.pipeline_runs import checkpoint_dir
 
-    key = hashlib.sha256()
-    for part in (open(params.path, "rb").read(), data_version.encode(), stage.encode()):
-        key.update(part + b"\0")
-    if init_model is not None:
-        key.update(open(os.path.join(init_model.path, "trainable.safetensors"), "rb").read())
-    out = os.path.join(workspace, "checkpoints", key.hexdigest()[:16], stage)
+    init_weights = None if init_model is None else os.path.join(init_model.path, WEIGHTS)
+    out = str(checkpoint_dir(workspace, stage, params.path, data_version, init_weights))
     argv = ["train", "--stage", stage, "--out", out, "--no-progress"]
     if init_model is not None:
         argv += ["--init", init_model.path]

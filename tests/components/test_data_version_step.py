@@ -4,6 +4,7 @@ the same version (KFP's cache hits); the sample corpus is built only when asked,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -46,3 +47,32 @@ def test_the_sample_corpus_only_when_asked_and_built_once(tmp_path, params):
     stamp = os.stat(os.path.join(raw, "sample", "annotations.json")).st_mtime_ns
     assert pipeline_runs.resolve_raw_data("sample", params, workspace, tmp_path / "l.json") == built
     assert os.stat(os.path.join(raw, "sample", "annotations.json")).st_mtime_ns == stamp  # not rebuilt
+
+
+def test_the_component_outputs_the_version_that_keys_the_cache_and_keeps_the_listing(tmp_path, params):
+    """The component function as a pod runs it: ``version`` is the input that enters every data-dependent
+    task's cache key, so KFP recomputes on new bytes at the same path and hits on the same bytes."""
+    from kfp import dsl
+
+    from components.data_version.component import data_version
+
+    drop = tmp_path / "workspace" / "data" / "drop"
+    (drop / "sample").mkdir(parents=True)
+    video = drop / "sample" / "v0.mp4"
+    video.write_bytes(b"\x00" * 64)
+
+    def run(name: str):
+        listing = dsl.Artifact(uri=str(tmp_path / name))
+        found = data_version.python_func(params=dsl.Artifact(uri=str(params)), raw_data_uri=str(drop),
+                                         workspace=str(tmp_path / "workspace"), listing=listing)
+        return found, listing
+
+    (raw, first), listing = run("l1")
+    assert raw == str(drop) and listing.metadata == {"version": first, "files": 1, "raw": str(drop)}
+    assert json.loads((tmp_path / "l1").read_text())["listing"] == {"sample/v0.mp4": hashlib.md5(b"\x00" * 64)
+                                                                    .hexdigest()}
+    assert run("l2")[0].version == first  # the same bytes: every cached step hits
+    stamp = video.stat().st_mtime_ns
+    video.write_bytes(b"\x01" + b"\x00" * 63)  # re-encoded in place, same size
+    os.utime(video, ns=(stamp + 10**9, stamp + 10**9))  # a later write: not within the clock tick of the first
+    assert run("l3")[0].version != first  # new bytes at the same path: every data-dependent step recomputes

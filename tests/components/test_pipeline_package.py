@@ -125,11 +125,13 @@ def test_the_workspace_claim_is_mounted_where_durable_state_is_used():
             mounted[executor] = mount["pvcNameParameter"]["componentInputParameter"]
     by_executor = {name: f"exec-{task['componentRef']['name'][5:]}" for name, task in _by_step().items()}
     # the champion (gate, report, promote), the checkpoints (both training stages), the raw data read in place
-    for step in ("gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
-                 "validate", "engine"):
+    users = ("gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
+             "validate", "engine")
+    for step in users:
         assert by_executor[step] in mounted, f"{step} does not mount the workspace claim"
         assert mounted[by_executor[step]].endswith("workspace_pvc")
-    assert by_executor["export"] not in mounted and by_executor["resolve_config"] not in mounted
+    # and nowhere else (the report runs on both branches: two executors)
+    assert set(mounted) == {by_executor[step] for step in users} | {"exec-report", "exec-report-2"}
 
 
 def test_the_data_version_keys_every_data_dependent_cache():
@@ -141,3 +143,18 @@ def test_the_data_version_keys_every_data_dependent_cache():
         assert inputs["data_version"]["taskOutputParameter"] == {"outputParameterKey": "version",
                                                                 "producerTask": "data-version"}, step
         assert tasks[step]["cachingOptions"] == {"enableCache": True}, step
+
+
+def test_raw_data_is_read_in_place_never_copied():
+    """The data steps get the folder's path from the data-version task (a string: the pods read it on the
+    volume), no task has a raw-data artifact, and the steps that read no videos get no path at all."""
+    tasks = _by_step()
+    for step in ("ingest", "features", "validate", "engine"):
+        assert tasks[step]["inputs"]["parameters"]["raw"]["taskOutputParameter"] == {
+            "outputParameterKey": "raw", "producerTask": "data-version"}, step
+    for name, task in tasks.items():
+        assert "raw" not in task["inputs"].get("artifacts", {}), name
+    for step in ("validate_instructions", "train_gesm", "train_instruct", "predict"):
+        assert "raw" not in tasks[step]["inputs"].get("parameters", {}), step
+    outputs = _spec()["components"]["comp-data-version"]["outputDefinitions"]
+    assert set(outputs["artifacts"]) == {"listing"}  # what the run read: path -> md5, not the bytes
