@@ -1,9 +1,13 @@
 """Retrain Momentor on a schedule and whenever new raw data is announced, then promote or report.
 
-resolve_data → check_data_version → run_request → one task per step of the pipeline table (ingest …
-gate) → read_gate_decision → report, and export → promote → publish_champion when the gate passed, or
-report_rejection when it did not. With ``$MOMENTOR_KFP_ENDPOINT`` set, the steps run on Kubeflow instead:
-resolve_data → submit_pipeline → wait_for_pipeline (a sensor in reschedule mode) → read_gate_decision → ….
+resolve_data → check_data_version → run_request → one task per step of the pipeline table, named as the
+step (ingest … gate) → read_gate_decision → report, and export → promote → publish_champion when the gate
+passed, or report_rejection when it did not. The steps run in the worker or as pods
+(``$MOMENTOR_AIRFLOW_EXECUTION`` local or kubernetes, see ``momentor_steps``). With
+``MOMENTOR_AIRFLOW_EXECUTION=kfp`` Kubeflow runs them instead: resolve_data → submit_pipeline →
+wait_for_pipeline (a sensor in reschedule mode: no worker slot is held while KFP trains) →
+read_gate_decision (the pipeline's own gate: did its promote task succeed) → publish_champion or
+report_rejection.
 
 **Which data.** A run started by the raw-data Asset (``momentor://data/raw``, announced by the
 ``momentor_ingest`` DAG after validation, or by any producer) trains on the location and version its event
@@ -14,7 +18,9 @@ embedded sample corpus is used only when nothing was ever announced and the trig
 
 **When.** ``pipeline.schedule`` of params.yaml (mirrored below; a test keeps them equal) or the Asset.
 Turning the DAG on starts nothing by itself: the first scheduled run is the next slot (no start date, and
-``run_immediately`` off); to train at once, trigger it.
+``run_immediately`` a zero window: ``False`` would still run a slot that passed less than a tenth of the
+period ago). To train at once, trigger the DAG (the UI's Trigger, or ``airflow dags trigger
+momentor_retrain``) after turning it on.
 
 **State.** Each run works in ``<workspace>/runs/<run id>`` (its data link, manifest, features, checkpoints):
 a retried task continues there, a training stage from its last checkpoint. The champion and its past
@@ -27,8 +33,8 @@ import datetime as dt
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from momentor_step_table import STEPS
-from momentor_steps import (CHAMPION, KFP_ENDPOINT, PARAMS_FILE, RETRIES, TIMEOUTS, WORKSPACE, momentor_step,
-                            summary_file)
+from momentor_steps import (CHAMPION, EXECUTION, GPUS, KFP_ENDPOINT, KFP_POLL, KFP_WAIT, PARAMS_FILE, RETRIES,
+                            TIMEOUTS, WORKSPACE, WORKSPACE_PVC, momentor_step, summary_file)
 
 SCHEDULE = "0 3 * * 1"  # = params.yaml pipeline.schedule
 RAW_DATA = Asset("momentor://data/raw")
@@ -69,13 +75,17 @@ def momentor_retrain():
         from airflow.sdk.exceptions import AirflowFailException
         from momentor_steps import resolve_announced, run_key
 
-        triggering = [e.extra or {} for events in (triggering_asset_events or {}).values() for e in events]
-        announced = [e.extra or {} for e in inlet_events[RAW_DATA]] if not triggering and inlet_events else []
+        def plain(events):
+            return [{"timestamp": e.timestamp.isoformat(), "extra": dict(e.extra or {})} for e in events]
+
+        triggering = plain((triggering_asset_events or {}).get(RAW_DATA, []))
+        # only the newest few: a long-lived deployment has thousands of events
+        announced = [] if triggering else plain(inlet_events[RAW_DATA].ascending(False).limit(10))
         try:
             found = resolve_announced(params["raw_data_uri"], triggering, announced, params["use_sample_corpus"])
         except ValueError as err:
             raise AirflowFailException(str(err)) from None  # a retry would find the same nothing
-        print(f"raw data: {found['raw']} ({found['source']}: {found['note']})")
+        print(f"raw data: {found['raw']} version {found['version']} ({found['source']}): {found['note']}")
         return {**found, "run_dir": f"{WORKSPACE}/runs/{run_key(run_id)}"}
 
     @task
@@ -92,7 +102,8 @@ def momentor_retrain():
 
     data = resolve_data()
     overrides = overrides_of()
-    promoted, branch, decision, version, reported = (_on_kubeflow if KFP_ENDPOINT else _steps_here)(data, overrides)
+    run_steps = _on_kubeflow if EXECUTION == "kfp" else _steps_here
+    promoted, branch, decision, version, reported = run_steps(data, overrides)
 
     @task(outlets=[CHAMPION_ASSET])
     def publish_champion(data: dict, version: dict | None = None) -> dict:
@@ -102,7 +113,8 @@ def momentor_retrain():
         record = {"data_version": (version or {}).get("version") or data.get("version"),
                   "raw": (version or {}).get("raw") or data["raw"],
                   "run_dir": data["run_dir"], "champion": CHAMPION}
-        Variable.set(TRAINED_VERSION, record["data_version"])
+        if record["data_version"]:  # unknown when KFP computed it from an explicit folder
+            Variable.set(TRAINED_VERSION, record["data_version"])
         get_current_context()["outlet_events"][CHAMPION_ASSET].extra = record
         return record
 
@@ -136,11 +148,7 @@ def _steps_here(data, overrides):
     @task(multiple_outputs=True)
     def run_request(data: dict, version: dict, overrides: list[str], params: dict | None = None) -> dict:
         """Every step's ``momentor step`` command line; skips the run when asked and nothing changed."""
-        from airflow.sdk import Variable
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        if params["skip_unchanged"] and Variable.get(TRAINED_VERSION, None) == version["version"]:
-            raise AirflowSkipException(f"data version {version['version']} was already trained and promoted")
+        _skip_if_trained(params, version["version"])
         common = ["--run-dir", data["run_dir"], "--raw", version["raw"], "--champion", CHAMPION,
                   "--params", PARAMS_FILE, *(a for o in overrides for a in ("-S", o))]
         return {row["name"]: ["step", row["name"], *common, "--out", summary_file()] for row in STEPS}
@@ -161,9 +169,9 @@ def _steps_here(data, overrides):
     def read_gate_decision(gate: dict) -> list[str]:
         """The gate's verdict (the gate step returns its decision file): the steps that run only when it
         passed, and the announcement, or the rejection report."""
-        passed = gate["results"]["work/eval/decision.json"]["passed"]
-        after = [row["name"] for row in STEPS if row["when"] == ("passed" if passed else "rejected")]
-        return after + (["publish_champion"] if passed else ["report_rejection"])
+        from momentor_steps import after_gate
+
+        return after_gate(gate["results"]["work/eval/decision.json"]["passed"], STEPS)
 
     @task
     def decision_of(gate: dict) -> dict:
@@ -184,18 +192,27 @@ def _xcom(step):
 
 def _on_kubeflow(data, overrides):
     """Submit the Kubeflow pipeline and wait without holding a worker slot: the pipeline promotes or reports
-itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."""
+    itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."""
 
     @task
-    def submit_request(data: dict, overrides: list[str], run_id: str | None = None) -> list[str]:
+    def submit_request(data: dict, overrides: list[str], params: dict | None = None,
+                       run_id: str | None = None) -> list[str]:
+        """The ``momentor pipeline submit`` command line (no ``--wait``: the sensor waits)."""
+        _skip_if_trained(params, data.get("version"))
         argv = ["pipeline", "submit", "--params", PARAMS_FILE, "--endpoint", KFP_ENDPOINT, "--experiment",
                 "momentor-airflow", "--run-name", f"airflow {run_id}", "--arg", f"raw_data_uri={data['raw']}",
                 *(a for o in overrides for a in ("-S", o))]
+        if WORKSPACE_PVC:  # the claim the pipeline's pods mount (champion, checkpoints, data)
+            argv += ["--arg", f"workspace_pvc={WORKSPACE_PVC}"]
+        if GPUS:
+            argv += ["--arg", f"gpus={GPUS}"]
         return argv + ["--out", summary_file()]
 
     submitted = momentor_step("submit_pipeline", submit_request(data, overrides))
 
-    @task.sensor(mode="reschedule", poke_interval=60, timeout=48 * 3600, execution_timeout=None)
+    # execution_timeout bounds one poll; timeout bounds the whole wait (from the first poll, across reschedules)
+    @task.sensor(mode="reschedule", poke_interval=KFP_POLL, timeout=KFP_WAIT,
+                 execution_timeout=dt.timedelta(minutes=5))
     def wait_for_pipeline(submitted: dict):
         """Poll the KFP run; between polls the task gives its worker slot back (reschedule mode)."""
         from airflow.sdk.bases.sensor import PokeReturnValue
@@ -203,6 +220,7 @@ itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."
         from momentor_steps import kfp_run_state
 
         state = kfp_run_state(KFP_ENDPOINT, submitted["run_id"])
+        print(f"KFP run {submitted['run_id']}: {state['state']}")
         if state["state"] in ("FAILED", "CANCELED", "CANCELLED", "SKIPPED"):  # final: polling again changes nothing
             raise AirflowFailException(f"KFP run {submitted['run_id']} ended {state['state']}; see it in the KFP UI")
         return PokeReturnValue(is_done=state["state"] == "SUCCEEDED", xcom_value={**state, **submitted})
@@ -210,11 +228,13 @@ itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."
     finished = wait_for_pipeline(submitted)
 
     @task.branch
-    def read_gate_decision(finished: dict) -> str:
+    def read_gate_decision(finished: dict) -> list[str]:
         """The branch the pipeline's own gate took: its promote task succeeded, or only the report ran."""
+        from momentor_steps import after_gate
+
         if not (finished["promoted"] or finished["reported"]):
-            raise RuntimeError(f"neither gate branch ran in KFP run {finished['run_id']}")
-        return "publish_champion" if finished["promoted"] else "report_rejection"
+            raise RuntimeError(f"neither gate branch ran in KFP run {finished['run_id']}: see it in the KFP UI")
+        return after_gate(finished["promoted"], [])  # the steps themselves ran on Kubeflow
 
     @task
     def decision_of(finished: dict) -> dict:
@@ -222,6 +242,15 @@ itself. (promoted, branch, decision, version, reported) as :func:`_steps_here`."
 
     branch = read_gate_decision(finished)
     return branch, branch, decision_of(finished), None, finished
+
+
+def _skip_if_trained(params: dict, version: str | None) -> None:
+    """With ``skip_unchanged``, skip the run when its data version is the one of the last promotion."""
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if params["skip_unchanged"] and version and Variable.get(TRAINED_VERSION, None) == version:
+        raise AirflowSkipException(f"data version {version} was already trained and promoted")
 
 
 momentor_retrain()

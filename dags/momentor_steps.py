@@ -3,20 +3,24 @@
 Not a DAG (``.airflowignore`` keeps the DAG processor off it); the DAG files import it from the dags folder.
 Parse-time cost is nil: no momentor, kfp or Kubernetes import and no I/O happen until a task runs.
 
-Where a verb runs (``$MOMENTOR_AIRFLOW_EXECUTION``, read once per parse):
+Where the pipeline's steps run (``$MOMENTOR_AIRFLOW_EXECUTION``, read once per parse):
 
-- ``local`` (default): a TaskFlow task calls ``momentor.cli.main(argv)`` in the worker, with the project
-  folder (``$MOMENTOR_PROJECT_DIR``, default the folder above ``dags/``) as working directory. Needs
-  momentor installed next to Airflow (a developer machine, CI, ``airflow standalone``). The durable
-  workspace is ``$MOMENTOR_WORKSPACE`` (default ``<project>/work/airflow``).
-- ``kubernetes``: a ``KubernetesPodOperator`` runs ``momentor <argv>`` in the momentor image
+- ``local`` (the default): each step is a TaskFlow task that calls ``momentor.cli.main(argv)`` in the
+  worker, with the project folder (``$MOMENTOR_PROJECT_DIR``, default the folder above ``dags/``) as working
+  directory. Needs momentor installed next to Airflow (a developer machine, CI, ``airflow standalone``). The
+  durable workspace is ``$MOMENTOR_WORKSPACE`` (default ``<project>/work/airflow``), the champion
+  ``$MOMENTOR_CHAMPION`` (default ``<project>/work/champion``, the one ``dvc repro`` promotes to).
+- ``kubernetes``: each step is a ``KubernetesPodOperator`` running ``momentor <argv>`` in the momentor image
   (``$MOMENTOR_IMAGE``) in ``$MOMENTOR_NAMESPACE``, with the chart's params ConfigMap
   (``$MOMENTOR_PARAMS_CONFIGMAP``) at ``/etc/momentor`` and the workspace claim (``$MOMENTOR_WORKSPACE_PVC``,
-  required) at ``/workspace``; each step's pod gets its resources from the step table. The Airflow image
-  has the cncf.kubernetes provider and no momentor (the provider and kfp cannot share an environment).
-
-``$MOMENTOR_KFP_ENDPOINT`` set: the retraining DAG submits the Kubeflow pipeline there and waits for it with
-a sensor in reschedule mode (no worker slot is held while KFP trains), instead of running the steps itself.
+  required) at ``/workspace``; each pod gets its step's resources from the step table (GPUs:
+  ``$MOMENTOR_GPUS``, default 1). The Airflow image has the cncf.kubernetes provider and no momentor (the
+  provider and kfp cannot share an environment).
+- ``kfp``: the Kubeflow pipeline at ``$MOMENTOR_KFP_ENDPOINT`` (required) runs the steps; Airflow submits
+  it and waits with a sensor in reschedule mode, polling every ``$MOMENTOR_KFP_POLL_SECONDS`` (60), so no
+  worker slot is held while KFP trains. The submission is a momentor verb too: it runs in the worker, or
+  with ``$MOMENTOR_KFP_SUBMIT=pod`` in a pod as above (the Airflow image has no momentor). The default mode
+  is ``kfp`` when only ``$MOMENTOR_KFP_ENDPOINT`` is set.
 
 A verb that writes a JSON summary with ``--out`` (``summary=True``) returns it as the task's XCom value.
 """
@@ -29,26 +33,33 @@ from pathlib import Path
 
 from airflow.sdk import task
 
-EXECUTION = os.environ.get("MOMENTOR_AIRFLOW_EXECUTION", "local")
+KFP_ENDPOINT = os.environ.get("MOMENTOR_KFP_ENDPOINT", "")
+EXECUTION = os.environ.get("MOMENTOR_AIRFLOW_EXECUTION") or ("kfp" if KFP_ENDPOINT else "local")
+#: where a verb that Airflow runs itself runs: the steps (local, kubernetes) or the submission (kfp)
+VERBS_IN = ("pod" if EXECUTION == "kubernetes" or (EXECUTION == "kfp" and os.environ.get("MOMENTOR_KFP_SUBMIT") == "pod")
+            else "worker")
 PROJECT_DIR = os.environ.get("MOMENTOR_PROJECT_DIR", str(Path(__file__).resolve().parents[1]))
 IMAGE = os.environ.get("MOMENTOR_IMAGE", "momentor:0.1.0")
 NAMESPACE = os.environ.get("MOMENTOR_NAMESPACE", "ml")
 PARAMS_CONFIGMAP = os.environ.get("MOMENTOR_PARAMS_CONFIGMAP", "momentor-params")
 WORKSPACE_PVC = os.environ.get("MOMENTOR_WORKSPACE_PVC", "")
 SERVICE_ACCOUNT = os.environ.get("MOMENTOR_SERVICE_ACCOUNT", "momentor")
-KFP_ENDPOINT = os.environ.get("MOMENTOR_KFP_ENDPOINT", "")
 KFP_SECRET = os.environ.get("MOMENTOR_KFP_TOKEN_SECRET", "")  # Secret with key `token`, as the chart's pods
 GPU_RESOURCE = os.environ.get("MOMENTOR_GPU_RESOURCE", "nvidia.com/gpu")
+GPUS = os.environ.get("MOMENTOR_GPUS", "")  # per GPU step; empty: 1 in pods, KFP's pipeline default on KFP
+#: how often the kfp mode's sensor asks KFP about the run, and how long it waits for it at most
+KFP_POLL = dt.timedelta(seconds=float(os.environ.get("MOMENTOR_KFP_POLL_SECONDS", "60")))
+KFP_WAIT = dt.timedelta(hours=72)
 #: where the KubernetesPodOperator's xcom sidecar reads the return value
 POD_XCOM_FILE = "/airflow/xcom/return.json"
-#: the params file: the project's in local mode, the chart's ConfigMap in a pod
-PARAMS_FILE = "params.yaml" if EXECUTION == "local" else "/etc/momentor/params.yaml"
+#: the params file: the project's in the worker, the chart's ConfigMap in a pod
+PARAMS_FILE = "params.yaml" if VERBS_IN == "worker" else "/etc/momentor/params.yaml"
 #: the durable workspace as the verbs see it: runs, champion, sample corpus, data-hash state cache
 WORKSPACE = (os.environ.get("MOMENTOR_WORKSPACE", str(Path(PROJECT_DIR) / "work" / "airflow"))
-             if EXECUTION == "local" else "/workspace")
-#: the champion: the project's own in local mode (the one `dvc repro` promotes to), else on the volume
+             if VERBS_IN == "worker" else "/workspace")
+#: the champion: the project's own in the worker (the one `dvc repro` promotes to), else on the volume
 CHAMPION = (os.environ.get("MOMENTOR_CHAMPION", str(Path(PROJECT_DIR) / "work" / "champion"))
-            if EXECUTION == "local" else "/workspace/champion")
+            if VERBS_IN == "worker" else "/workspace/champion")
 #: retries of every task: a lost worker or an evicted pod costs a retry, not the run
 RETRIES = {"retries": 3, "retry_delay": dt.timedelta(minutes=1), "retry_exponential_backoff": True,
            "max_retry_delay": dt.timedelta(minutes=30), "execution_timeout": dt.timedelta(hours=1)}
@@ -56,8 +67,16 @@ RETRIES = {"retries": 3, "retry_delay": dt.timedelta(minutes=1), "retry_exponent
 TIMEOUTS = {"train": dt.timedelta(hours=48), "features": dt.timedelta(hours=24), "predict": dt.timedelta(hours=12),
             "engine": dt.timedelta(hours=12), "data": dt.timedelta(hours=4)}
 
-if EXECUTION not in ("local", "kubernetes"):
-    raise ValueError(f"MOMENTOR_AIRFLOW_EXECUTION={EXECUTION!r}: use local (in the worker) or kubernetes (pods)")
+if EXECUTION not in ("local", "kubernetes", "kfp"):
+    raise ValueError(f"MOMENTOR_AIRFLOW_EXECUTION={EXECUTION!r}: use local (steps in the worker), kubernetes "
+                     "(a pod per step) or kfp (the Kubeflow pipeline at MOMENTOR_KFP_ENDPOINT)")
+if EXECUTION == "kfp" and not KFP_ENDPOINT:
+    raise ValueError("MOMENTOR_AIRFLOW_EXECUTION=kfp needs MOMENTOR_KFP_ENDPOINT: the KFP API the pipeline is "
+                     "submitted to (e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)")
+if EXECUTION != "kfp" and KFP_ENDPOINT:
+    raise ValueError(f"MOMENTOR_KFP_ENDPOINT is set but MOMENTOR_AIRFLOW_EXECUTION={EXECUTION} runs the steps "
+                     "in Airflow: set MOMENTOR_AIRFLOW_EXECUTION=kfp (and MOMENTOR_KFP_SUBMIT=pod in the Airflow "
+                     "image) to run them on Kubeflow, or unset MOMENTOR_KFP_ENDPOINT")
 if EXECUTION == "kubernetes" and not WORKSPACE_PVC:
     raise ValueError(
         "MOMENTOR_AIRFLOW_EXECUTION=kubernetes needs MOMENTOR_WORKSPACE_PVC: the PersistentVolumeClaim that holds "
@@ -66,7 +85,7 @@ if EXECUTION == "kubernetes" and not WORKSPACE_PVC:
 
 def summary_file() -> str:
     """The ``--out`` of a verb's JSON summary: the pod's xcom file, or a placeholder the local task fills."""
-    return POD_XCOM_FILE if EXECUTION == "kubernetes" else "{out}"
+    return POD_XCOM_FILE if VERBS_IN == "pod" else "{out}"
 
 
 def run_key(run_id: str) -> str:
@@ -80,9 +99,14 @@ def resolve_announced(explicit: str | None, triggering: list[dict], announced: l
 
     Args:
         explicit: the run's ``raw_data_uri`` Param: that folder (its version is computed when the run reads it).
-        triggering: the extras of the raw-data events that triggered this run, oldest first: the newest wins.
-        announced: the extras of every raw-data event so far, oldest first: a scheduled run takes the newest.
+        triggering: the raw-data events that triggered this run, ``{timestamp, extra}``: the newest wins.
+        announced: the newest raw-data events so far, ``{timestamp, extra}``: a run that no event triggered
+            (scheduled, or triggered by hand without a folder) takes the newest.
         use_sample: when nothing was ever announced, build the embedded sample corpus instead of failing.
+
+    An event's extra carries ``raw`` (the folder) and ``version`` (its content version), as the
+    ``momentor_ingest`` DAG announces them; an event without ``raw`` is skipped. The ``note`` names every
+    triggering event that was skipped, for the run's log.
 
     Raises:
         ValueError: nothing was announced, no folder was given and the sample corpus was not asked for.
@@ -90,20 +114,37 @@ def resolve_announced(explicit: str | None, triggering: list[dict], announced: l
     if explicit:
         return {"raw": explicit, "version": None, "source": "explicit", "note": "raw_data_uri given by the trigger"}
     for source, events in (("event", triggering), ("last-announced", announced)):
-        usable = [e for e in events if e.get("raw")]
-        if usable:
-            newest = usable[-1]
-            skipped = [e.get("version") for e in usable[:-1]]
-            note = (f"{len(usable)} raw-data events queued for this run: the newest ({newest.get('version')}) wins,"
-                    f" skipped {', '.join(map(str, skipped))}" if skipped and source == "event" else
-                    f"trains on the {'triggering' if source == 'event' else 'last announced'} data")
-            return {"raw": newest["raw"], "version": newest.get("version"), "source": source, "note": note}
+        events = sorted(events, key=lambda e: str(e["timestamp"]))
+        usable = [e for e in events if (e["extra"] or {}).get("raw")]
+        if not usable:
+            continue
+        newest = usable[-1]
+        found = {"raw": newest["extra"]["raw"], "version": newest["extra"].get("version"), "source": source}
+        skipped = [e for e in events if e is not newest]
+        if source == "last-announced":
+            note = f"no event triggered this run: the last announced data, of {newest['timestamp']}"
+        elif skipped:
+            note = (f"{len(events)} raw-data events queued for this run; the newest ({newest['timestamp']}) wins. "
+                    "Skipped: " + "; ".join(f"{e['timestamp']} raw={(e['extra'] or {}).get('raw')} "
+                                            f"version={(e['extra'] or {}).get('version')}" for e in skipped))
+        else:
+            note = f"the raw-data event of {newest['timestamp']} triggered this run"
+        return {**found, "note": note}
     if use_sample:
         return {"raw": "sample", "version": None, "source": "sample",
                 "note": "nothing was ever announced; the operator asked for the embedded sample corpus"}
     raise ValueError(
         "no raw data to train on: nothing was ever announced on momentor://data/raw. Run the momentor_ingest DAG "
         "on your data, trigger this DAG with raw_data_uri, or set use_sample_corpus to train on the sample corpus")
+
+
+def after_gate(passed: bool, steps: list[dict]) -> list[str]:
+    """The tasks that follow the gate's branch: the steps of its side (``when``) of the table, then the
+    announcement of the new champion, or the rejection report. Steps with ``when=always`` (the report) are
+    not the branch's to choose: they run on both sides."""
+    side = "passed" if passed else "rejected"
+    return [row["name"] for row in steps if row["when"] == side] + (
+        ["publish_champion"] if passed else ["report_rejection"])
 
 
 @task
@@ -131,7 +172,7 @@ def momentor_step(task_id: str, argv, summary: bool = True, resources: dict | No
     """A task that runs ``momentor <argv>`` (``argv`` may be an XComArg); with ``summary``, the verb's
     ``--out`` JSON is the task's return value. ``resources`` (``{cpu, memory, gpu}``, a step table row's)
     size the pod in kubernetes mode."""
-    if EXECUTION == "kubernetes":
+    if VERBS_IN == "pod":
         return _pod_step(task_id, argv, summary, resources, **task_kwargs)
     return run_here.override(task_id=task_id, **task_kwargs)(argv)
 
@@ -143,7 +184,7 @@ def pod_resources(resources: dict | None):
     need = resources or {"cpu": "250m", "memory": "1Gi", "gpu": False}
     limits = {"memory": need["memory"]}
     if need["gpu"]:
-        limits[GPU_RESOURCE] = os.environ.get("MOMENTOR_GPUS", "1")
+        limits[GPU_RESOURCE] = GPUS or "1"
     return k8s.V1ResourceRequirements(requests={"cpu": need["cpu"], "memory": need["memory"]}, limits=limits)
 
 
@@ -157,12 +198,13 @@ def _pod_step(task_id: str, argv, summary: bool, resources: dict | None, **task_
             "airflow target installs it); unset MOMENTOR_AIRFLOW_EXECUTION to run the steps in-process") from err
 
     volumes = [k8s.V1Volume(name="params", config_map=k8s.V1ConfigMapVolumeSource(name=PARAMS_CONFIGMAP)),
-               k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource()),
-               k8s.V1Volume(name="workspace", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
-                   claim_name=WORKSPACE_PVC))]
+               k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource())]
     mounts = [k8s.V1VolumeMount(name="params", mount_path="/etc/momentor", read_only=True),
-              k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
-              k8s.V1VolumeMount(name="workspace", mount_path="/workspace")]
+              k8s.V1VolumeMount(name="tmp", mount_path="/tmp")]
+    if WORKSPACE_PVC:  # always in kubernetes mode (checked above); a kfp submission pod needs no workspace
+        volumes.append(k8s.V1Volume(name="workspace", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
+            claim_name=WORKSPACE_PVC)))
+        mounts.append(k8s.V1VolumeMount(name="workspace", mount_path="/workspace"))
     env = [k8s.V1EnvVar(name="PYTHONUNBUFFERED", value="1"), k8s.V1EnvVar(name="TMPDIR", value="/tmp")]
     if KFP_SECRET:  # the same credentials the chart's submit pods get
         env.append(k8s.V1EnvVar(name="KFP_TOKEN", value_from=k8s.V1EnvVarSource(

@@ -20,8 +20,9 @@ EXPERIMENT_ID = "a1b2c3-experiment"
 class KfpApiServer:
     """``with KfpApiServer(branch="promote") as server: kfp.Client(host=server.url)``; ``server.requests``."""
 
-    def __init__(self, branch: str = "promote", final_state: str = "SUCCEEDED"):
-        self.branch, self.final_state = branch, final_state
+    def __init__(self, branch: str = "promote", final_state: str = "SUCCEEDED", running_polls: int = 0):
+        """``running_polls``: how many GETs of the run answer RUNNING before it reaches ``final_state``."""
+        self.branch, self.final_state, self.running_polls = branch, final_state, running_polls
         self.requests: list[dict] = []
         self.experiments: list[dict] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -54,6 +55,10 @@ class KfpApiServer:
             tasks = [{"display_name": "gate", "state": "SUCCEEDED"},
                      {"display_name": "report", "state": "SUCCEEDED"},
                      {"display_name": "promote", "state": "SUCCEEDED" if self.branch == "promote" else "SKIPPED"}]
+            polls = len(self.calls("GET", path))  # this request included
+            if polls <= self.running_polls:
+                return 200, {"run_id": RUN_ID, "state": "RUNNING", "created_at": CREATED,
+                             "run_details": {"task_details": tasks[:1]}}
             return 200, {"run_id": RUN_ID, "state": self.final_state, "created_at": CREATED,
                          "run_details": {"task_details": tasks}}
         return 404, {"error": f"{method} {path} is not answered by this test server", "code": 5}

@@ -44,7 +44,7 @@ def inspect(dags_folder: str, without_momentor: bool = False) -> dict:
             "retries": {t.task_id: [t.retries, bool(t.retry_exponential_backoff),
                                     t.execution_timeout.total_seconds() if t.execution_timeout else None]
                         for t in dag.tasks},
-            "modes": {t.task_id: t.mode for t in dag.tasks if hasattr(t, "mode")},
+            "modes": {t.task_id: [t.mode, t.timeout] for t in dag.tasks if hasattr(t, "mode")},
             "start_date": str(dag.start_date) if dag.start_date else None,
             "first_run": _first_run(dag),
             "operators": {t.task_id: type(t).__name__ for t in dag.tasks},
@@ -66,13 +66,20 @@ def test(dags_folder: str, dag_id: str, conf: str) -> dict:
     bag = _bag(dags_folder)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+
     run = bag.dags[dag_id].test(run_conf=json.loads(conf))
-    tasks, xcom = {}, {}
-    for ti in run.get_task_instances():
-        tasks[ti.task_id] = str(getattr(ti.state, "value", ti.state))
-        if tasks[ti.task_id] == "success":
-            xcom[ti.task_id] = ti.xcom_pull(task_ids=ti.task_id)
-    return {"state": str(getattr(run.state, "value", run.state)), "tasks": tasks, "xcom": xcom}
+    tasks, xcom, reschedules = {}, {}, {}
+    with create_session() as session:
+        for ti in run.get_task_instances(session=session):
+            tasks[ti.task_id] = str(getattr(ti.state, "value", ti.state))
+            if tasks[ti.task_id] == "success":
+                xcom[ti.task_id] = ti.xcom_pull(task_ids=ti.task_id)
+            # a sensor in reschedule mode gave its slot back this many times
+            reschedules[ti.task_id] = len(session.scalars(TaskReschedule.stmt_for_task_instance(ti)).all())
+    return {"state": str(getattr(run.state, "value", run.state)), "tasks": tasks, "xcom": xcom,
+            "reschedules": {k: v for k, v in reschedules.items() if v}}
 
 
 if __name__ == "__main__":

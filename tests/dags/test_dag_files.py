@@ -12,7 +12,7 @@ import yaml
 
 from airflow_testing import DAGS, ROOT, run_dag_runner
 
-from momentor import step_graphs
+from momentor import step_graphs, steps
 
 STEPS = ast.literal_eval((ROOT / step_graphs.AIRFLOW_TABLE).read_text().split("STEPS = ", 1)[1])
 
@@ -49,19 +49,23 @@ def test_retraining_runs_on_the_params_cron_or_new_raw_data(parsed):
 
 
 def test_retraining_runs_the_step_tables_steps_then_promotes_or_reports(parsed):
+    """One task per enabled step of momentor/steps.py, named and ordered as the table, with exactly its edges."""
     retrain = parsed["dags"]["momentor_retrain"]
     tasks = retrain["tasks"]
-    table = {row["name"]: row for row in STEPS}
-    ran = [t for t in tasks if t in table]
-    assert ran == list(table), "the DAG's step tasks differ from momentor/steps.py's enabled steps"
-    for name, row in table.items():
-        for need in row["needs"]:
-            assert name in tasks[need], f"{need} -> {name} is missing"
+    table = steps.enabled_steps()
+    names = [step.name for step in table]
+    assert [t for t in tasks if t in names] == names, "the DAG's step tasks differ from the table's enabled steps"
+    assert not {t for t in tasks if t not in names} & {step.name for step in steps.STEPS}, "a disabled step runs"
+    edges = {(up, down) for up, downs in tasks.items() for down in downs if up in names and down in names}
+    assert edges == {(need, step.name) for step in table for need in step.needs}
     # the data first, then the steps, then the gate's branch
+    assert tasks["resolve_data"] and list(tasks)[0] == "resolve_data"
     assert "check_data_version" in tasks["version_request"] and "run_request" in tasks["check_data_version"]
-    assert set(tasks["read_gate_decision"]) == {"export", "promote", "publish_champion", "report_rejection"}
+    passed = [step.name for step in table if step.when == "passed"]
+    assert set(tasks["read_gate_decision"]) == {*passed, "publish_champion", "report_rejection"}
     assert "read_gate_decision" in tasks["gate"] and "report" in tasks["gate"]  # the report on both branches
     assert "promote" in tasks["report"] and "publish_champion" in tasks["promote"]
+    assert "report_rejection" in tasks["report"]
     assert retrain["inlets"] == {"resolve_data": ["momentor://data/raw"]}  # reads the announced events
 
 
@@ -84,15 +88,32 @@ def test_turning_the_dag_on_starts_nothing_before_the_next_slot(parsed):
     assert (first.weekday(), first.hour, first.minute) == (0, 3, 0)  # the next Monday 03:00 of the cron
 
 
-def test_kfp_mode_waits_in_reschedule_mode(airflow_home):
+def test_kfp_mode_submits_and_waits_in_reschedule_mode(airflow_home):
     parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), "--without-momentor",
-                            env={"MOMENTOR_KFP_ENDPOINT": "http://127.0.0.1:9"})
+                            env={"MOMENTOR_AIRFLOW_EXECUTION": "kfp", "MOMENTOR_KFP_ENDPOINT": "http://127.0.0.1:9"})
     retrain = parsed["dags"]["momentor_retrain"]
     assert parsed["import_errors"] == {}
-    assert retrain["modes"]["wait_for_pipeline"] == "reschedule"  # no worker slot held while KFP trains
+    mode, timeout = retrain["modes"]["wait_for_pipeline"]
+    assert mode == "reschedule" and timeout == 72 * 3600  # no worker slot held while KFP trains; bounded wait
+    assert retrain["retries"]["wait_for_pipeline"][2] == 300  # one poll, not the wait
     assert not set(retrain["tasks"]) & {row["name"] for row in STEPS}  # the steps run on Kubeflow
     assert retrain["tasks"]["submit_pipeline"] == ["wait_for_pipeline"]
     assert set(retrain["tasks"]["read_gate_decision"]) == {"publish_champion", "report_rejection"}
+    for task_id, (retries, exponential, task_timeout) in retrain["retries"].items():
+        assert retries >= 2 and exponential and task_timeout, task_id
+
+
+@pytest.mark.parametrize("env, names", [
+    ({"MOMENTOR_AIRFLOW_EXECUTION": "kfp"}, "needs MOMENTOR_KFP_ENDPOINT"),
+    ({"MOMENTOR_AIRFLOW_EXECUTION": "kubernetes", "MOMENTOR_WORKSPACE_PVC": "w", "MOMENTOR_KFP_ENDPOINT": "http://k"},
+     "set MOMENTOR_AIRFLOW_EXECUTION=kfp"),
+    ({"MOMENTOR_AIRFLOW_EXECUTION": "pods"}, "use local"),
+], ids=["kfp-without-endpoint", "pods-and-an-endpoint", "unknown-mode"])
+def test_a_misconfigured_deployment_is_an_import_error_that_says_what_to_set(airflow_home, env, names):
+    parsed = run_dag_runner(airflow_home, "inspect", str(DAGS), "--without-momentor", env=env)
+    assert sorted(Path(f).name for f in parsed["import_errors"]) == ["momentor_ingest.py", "momentor_retrain.py"]
+    for message in parsed["import_errors"].values():
+        assert names in message
 
 
 def test_retraining_trigger_form(parsed):
