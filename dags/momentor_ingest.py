@@ -40,8 +40,10 @@ def momentor_ingest():
 
         sets = [a for o in params["overrides"] for a in ("-S", o)]
         run_dir = f"{WORKSPACE}/ingest/{run_key(run_id)}"
+        # the workspace's state cache, which the retraining run's check reads too: each file is hashed once
         out = {"check_data_version": ["pipeline", "data-version", "--raw", params["raw_data_uri"], "--params",
-                                      PARAMS_FILE, *sets, "--out", summary_file()]}
+                                      PARAMS_FILE, *sets, "-S", f"paths.cache={WORKSPACE}/.cache",
+                                      "--out", summary_file()]}
         for name in CHECKS:
             out[name] = ["step", name, "--run-dir", run_dir, "--raw", params["raw_data_uri"], "--params",
                          PARAMS_FILE, *sets]

@@ -35,9 +35,9 @@ from airflow.sdk import task
 
 KFP_ENDPOINT = os.environ.get("MOMENTOR_KFP_ENDPOINT", "")
 EXECUTION = os.environ.get("MOMENTOR_AIRFLOW_EXECUTION") or ("kfp" if KFP_ENDPOINT else "local")
+KFP_SUBMIT = os.environ.get("MOMENTOR_KFP_SUBMIT", "worker")
 #: where a verb that Airflow runs itself runs: the steps (local, kubernetes) or the submission (kfp)
-VERBS_IN = ("pod" if EXECUTION == "kubernetes" or (EXECUTION == "kfp" and os.environ.get("MOMENTOR_KFP_SUBMIT") == "pod")
-            else "worker")
+VERBS_IN = "pod" if EXECUTION == "kubernetes" or (EXECUTION == "kfp" and KFP_SUBMIT == "pod") else "worker"
 PROJECT_DIR = os.environ.get("MOMENTOR_PROJECT_DIR", str(Path(__file__).resolve().parents[1]))
 IMAGE = os.environ.get("MOMENTOR_IMAGE", "momentor:0.1.0")
 NAMESPACE = os.environ.get("MOMENTOR_NAMESPACE", "ml")
@@ -70,6 +70,9 @@ TIMEOUTS = {"train": dt.timedelta(hours=48), "features": dt.timedelta(hours=24),
 if EXECUTION not in ("local", "kubernetes", "kfp"):
     raise ValueError(f"MOMENTOR_AIRFLOW_EXECUTION={EXECUTION!r}: use local (steps in the worker), kubernetes "
                      "(a pod per step) or kfp (the Kubeflow pipeline at MOMENTOR_KFP_ENDPOINT)")
+if KFP_SUBMIT not in ("worker", "pod"):
+    raise ValueError(f"MOMENTOR_KFP_SUBMIT={KFP_SUBMIT!r}: use worker (momentor installed in the Airflow worker) or "
+                     "pod (a pod of the momentor image submits)")
 if EXECUTION == "kfp" and not KFP_ENDPOINT:
     raise ValueError("MOMENTOR_AIRFLOW_EXECUTION=kfp needs MOMENTOR_KFP_ENDPOINT: the KFP API the pipeline is "
                      "submitted to (e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)")

@@ -47,19 +47,50 @@ def inspect(dags_folder: str, without_momentor: bool = False) -> dict:
             "modes": {t.task_id: [t.mode, t.timeout] for t in dag.tasks if hasattr(t, "mode")},
             "start_date": str(dag.start_date) if dag.start_date else None,
             "first_run": _first_run(dag),
+            # turned on an hour after a Monday 03:00 slot: inside the window run_immediately=False would catch
+            "first_run_after_a_slot": _first_run(dag, "2026-11-30T04:00:00+00:00"),
             "operators": {t.task_id: type(t).__name__ for t in dag.tasks},
         }
     loaded = [m for m in ("momentor", "kfp", "torch", "kubernetes") if sys.modules.get(m) is not None]
-    return {"import_errors": bag.import_errors, "dags": dags, "heavy_modules": loaded}
+    cron_false = _first_cron_run("0 3 * * 1", "2026-11-30T04:00:00+00:00", run_immediately=False)
+    return {"import_errors": bag.import_errors, "dags": dags, "heavy_modules": loaded,
+            "first_run_after_a_slot_if_run_immediately_false": cron_false}
 
 
-def _first_run(dag) -> str | None:
-    """When the scheduler would start the DAG's first scheduled run if it were turned on now: the serialized
-    DAG (what the scheduler holds) asked the scheduler's question, with no automated run yet."""
+def _first_run(dag, now: str | None = None) -> str | None:
+    """When the scheduler would start the DAG's first scheduled run if it were turned on ``now`` (default:
+    now): the serialized DAG (what the scheduler holds) asked the scheduler's question, with no automated
+    run yet."""
+    from unittest import mock
+
     from airflow.serialization.serialized_objects import DagSerialization
 
-    info = DagSerialization.from_dict(DagSerialization.to_dict(dag)).next_dagrun_info(last_automated_run_info=None)
+    scheduler_dag = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    with mock.patch("airflow.timetables.trigger.utcnow", _clock(now)):
+        info = scheduler_dag.next_dagrun_info(last_automated_run_info=None)
     return info.run_after.isoformat() if info else None
+
+
+def _clock(now: str | None):
+    import datetime as dt
+
+    from airflow._shared.timezones.timezone import utcnow
+
+    return (lambda: dt.datetime.fromisoformat(now)) if now else utcnow
+
+
+def _first_cron_run(cron: str, now: str, run_immediately) -> str:
+    """The same question for a bare CronTriggerTimetable, to compare ``run_immediately`` settings."""
+    from unittest import mock
+
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    timetable = CronTriggerTimetable(cron, timezone="UTC", run_immediately=run_immediately)
+    with mock.patch("airflow.timetables.trigger.utcnow", _clock(now)):
+        info = timetable.next_dagrun_info(last_automated_data_interval=None,
+                                          restriction=TimeRestriction(earliest=None, latest=None, catchup=False))
+    return info.run_after.isoformat()
 
 
 def test(dags_folder: str, dag_id: str, conf: str) -> dict:

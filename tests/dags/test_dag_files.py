@@ -86,6 +86,10 @@ def test_turning_the_dag_on_starts_nothing_before_the_next_slot(parsed):
     now = dt.datetime.now(dt.UTC)
     assert now < first <= now + dt.timedelta(days=7), "unpausing would start a run for a past slot"
     assert (first.weekday(), first.hour, first.minute) == (0, 3, 0)  # the next Monday 03:00 of the cron
+    # turned on one hour after a slot: the next slot, a week later. Airflow's run_immediately=False would run
+    # the slot that just passed (CronTriggerTimetable._calc_first_run's 10% window), hence a zero window.
+    assert retrain["first_run_after_a_slot"] == "2026-12-07T03:00:00+00:00"
+    assert parsed["first_run_after_a_slot_if_run_immediately_false"] == "2026-11-30T03:00:00+00:00"
 
 
 def test_kfp_mode_submits_and_waits_in_reschedule_mode(airflow_home):

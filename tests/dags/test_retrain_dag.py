@@ -49,7 +49,8 @@ def test_a_run_no_event_triggered_trains_on_the_last_announced_data():
 
 
 def test_nothing_announced_fails_with_what_to_do_unless_the_sample_corpus_was_asked_for():
-    with pytest.raises(ValueError, match="nothing was ever announced.*momentor_ingest.*raw_data_uri.*use_sample_corpus"):
+    what_to_do = "nothing was ever announced.*momentor_ingest.*raw_data_uri.*use_sample_corpus"
+    with pytest.raises(ValueError, match=what_to_do):
         resolve_announced(None, [], [], use_sample=False)
     with pytest.raises(ValueError, match="nothing was ever announced"):  # events without a folder announce nothing
         resolve_announced(None, [{"timestamp": "t", "extra": {"version": "v"}}], [], use_sample=False)
