@@ -18,9 +18,9 @@ Where the pipeline's steps run (``$MOMENTOR_AIRFLOW_EXECUTION``, read once per p
   provider and kfp cannot share an environment).
 - ``kfp``: the Kubeflow pipeline at ``$MOMENTOR_KFP_ENDPOINT`` (required) runs the steps; Airflow submits
   it and waits with a sensor in reschedule mode, polling every ``$MOMENTOR_KFP_POLL_SECONDS`` (60), so no
-  worker slot is held while KFP trains. The submission is a momentor verb too: it runs in the worker, or
-  with ``$MOMENTOR_KFP_SUBMIT=pod`` in a pod as above (the Airflow image has no momentor). The default mode
-  is ``kfp`` when only ``$MOMENTOR_KFP_ENDPOINT`` is set.
+  worker slot is held while KFP trains. The submission (and the ingest DAG's checks) are momentor verbs
+  too: they run in the worker, or with ``$MOMENTOR_KFP_SUBMIT=pod`` in pods as above, claim included (the
+  Airflow image has no momentor). The default mode is ``kfp`` when only ``$MOMENTOR_KFP_ENDPOINT`` is set.
 
 A verb that writes a JSON summary with ``--out`` (``summary=True``) returns it as the task's XCom value.
 """
@@ -80,10 +80,11 @@ if EXECUTION != "kfp" and KFP_ENDPOINT:
     raise ValueError(f"MOMENTOR_KFP_ENDPOINT is set but MOMENTOR_AIRFLOW_EXECUTION={EXECUTION} runs the steps "
                      "in Airflow: set MOMENTOR_AIRFLOW_EXECUTION=kfp (and MOMENTOR_KFP_SUBMIT=pod in the Airflow "
                      "image) to run them on Kubeflow, or unset MOMENTOR_KFP_ENDPOINT")
-if EXECUTION == "kubernetes" and not WORKSPACE_PVC:
+if VERBS_IN == "pod" and not WORKSPACE_PVC:  # the pods' only durable storage: runs, checkpoints, champion
     raise ValueError(
-        "MOMENTOR_AIRFLOW_EXECUTION=kubernetes needs MOMENTOR_WORKSPACE_PVC: the PersistentVolumeClaim that holds "
-        "the runs, their checkpoints and the champion (the momentor chart creates it: <release>-workspace)")
+        f"{'MOMENTOR_AIRFLOW_EXECUTION=kubernetes' if EXECUTION == 'kubernetes' else 'MOMENTOR_KFP_SUBMIT=pod'} "
+        "needs MOMENTOR_WORKSPACE_PVC: the PersistentVolumeClaim that holds the runs, their checkpoints and the "
+        "champion (the momentor chart creates it: <release>-workspace)")
 
 
 def summary_file() -> str:
@@ -201,13 +202,12 @@ def _pod_step(task_id: str, argv, summary: bool, resources: dict | None, **task_
             "airflow target installs it); unset MOMENTOR_AIRFLOW_EXECUTION to run the steps in-process") from err
 
     volumes = [k8s.V1Volume(name="params", config_map=k8s.V1ConfigMapVolumeSource(name=PARAMS_CONFIGMAP)),
-               k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource())]
+               k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource()),
+               k8s.V1Volume(name="workspace", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
+                   claim_name=WORKSPACE_PVC))]
     mounts = [k8s.V1VolumeMount(name="params", mount_path="/etc/momentor", read_only=True),
-              k8s.V1VolumeMount(name="tmp", mount_path="/tmp")]
-    if WORKSPACE_PVC:  # always in kubernetes mode (checked above); a kfp submission pod needs no workspace
-        volumes.append(k8s.V1Volume(name="workspace", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
-            claim_name=WORKSPACE_PVC)))
-        mounts.append(k8s.V1VolumeMount(name="workspace", mount_path="/workspace"))
+              k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
+              k8s.V1VolumeMount(name="workspace", mount_path="/workspace")]
     env = [k8s.V1EnvVar(name="PYTHONUNBUFFERED", value="1"), k8s.V1EnvVar(name="TMPDIR", value="/tmp")]
     if KFP_SECRET:  # the same credentials the chart's submit pods get
         env.append(k8s.V1EnvVar(name="KFP_TOKEN", value_from=k8s.V1EnvVarSource(
