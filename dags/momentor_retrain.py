@@ -22,9 +22,14 @@ Turning the DAG on starts nothing by itself: the first scheduled run is the next
 period ago). To train at once, trigger the DAG (the UI's Trigger, or ``airflow dags trigger
 momentor_retrain``) after turning it on.
 
-**State.** Each run works in ``<workspace>/runs/<run id>`` (its data link, manifest, features, checkpoints):
-a retried task continues there, a training stage from its last checkpoint. The champion and its past
-releases sit in the workspace too. See ``momentor_steps`` for where the verbs run.
+**State.** Each run works in ``<workspace>/runs/<run id>`` (its data link, ``data_version.json``: the version
+it trained on, manifest, features, checkpoints): a retried task continues there, a training stage from its
+last checkpoint. The champion and its past releases sit in the workspace too. See ``momentor_steps`` for
+where the verbs run.
+
+**Failures.** Every task retries with exponential backoff and has an execution timeout (training steps
+days, light steps an hour: ``momentor_steps.RETRIES`` and ``TIMEOUTS``); the KFP sensor's own timeout
+bounds the whole wait. ``skip_unchanged`` skips a run whose data version is the last promoted one.
 """
 
 from __future__ import annotations
