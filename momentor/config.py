@@ -204,10 +204,20 @@ class EvalConfig:
 
 @dataclass
 class GateConfig:
-    """Promotion gate: absolute floors plus non-regression against the champion."""
+    """Promotion gate (:mod:`momentor.eval.gate`): paired bootstrap intervals over the evaluated items.
 
-    floors: dict[str, float] = field(default_factory=lambda: {"grounding.R1@0.5": 0.0})
-    max_regression: float = 0.0  # allowed drop against the champion, in metric points
+    Every evaluated task's headline metric (:mod:`momentor.eval.items`) is compared, on the same items,
+    with the baselines and with the previous champion re-scored on the candidate's split.
+    """
+
+    beat_random: bool = True  # reject unless the lower bound of (candidate - random baseline) is > 0
+    beat_fixed: bool = False  # the same against the fixed-window baseline (always computed and shown)
+    tolerance: float = 0.0  # reject only when the candidate is worse than the champion by more (points)
+    resamples: int = 2000  # bootstrap resamples of the items
+    confidence: float = 0.95  # of the percentile intervals
+    seed: int = 0  # of the resampling: the same items resampled the same way for every comparison
+    floors: dict[str, float] = field(default_factory=dict)  # optional absolute floors, e.g. grounding.R1@0.5
+    max_regression: float | None = None  # retired (old checkpoints' configs carry it); use tolerance
     champion: str = "champion"  # folder, relative to paths.work, where the promoted model lives
     keep_releases: int = 5  # past champions kept beside it for rollback (the current one always stays)
 
@@ -394,6 +404,7 @@ def _validate_values(cfg: Config) -> None:
         "train.gradient_accumulation_steps": (cfg.train.gradient_accumulation_steps, 1),
         "data.feature_batch_size": (cfg.data.feature_batch_size, 1),
         "gate.keep_releases": (cfg.gate.keep_releases, 0),
+        "gate.resamples": (cfg.gate.resamples, 100),
     }
     for key, (value, least) in minimum.items():
         if value is not None and value < least:
@@ -415,6 +426,10 @@ def _validate_values(cfg: Config) -> None:
         raise ConfigError("model.lora_targets: empty; name the LLM's linear layers to adapt (e.g. [q_proj, v_proj])")
     if cfg.train.align.compose:
         raise ConfigError("train.align.compose: the align stage has no timestamps to compose; leave it 0")
+    if not 0 < cfg.gate.confidence < 1:
+        raise ConfigError(f"gate.confidence: {cfg.gate.confidence} must be strictly between 0 and 1, e.g. 0.95")
+    if cfg.gate.tolerance < 0:
+        raise ConfigError(f"gate.tolerance: {cfg.gate.tolerance} must be 0 or positive (points of the metric)")
     if not 0 <= cfg.train.warmup_ratio < 1:
         raise ConfigError(f"train.warmup_ratio: {cfg.train.warmup_ratio} must be in [0, 1)")
     splits = cfg.data.sample.splits

@@ -16,7 +16,8 @@ truth. ``soda_aggregation`` chooses how videos combine: ``video`` (default) aver
 PDVC / Vid2Seq evaluators that papers report), ``corpus`` sums the best scores and counts over videos
 first (the ``fujiso/SODA`` script). A video without predictions scores 0 either way.
 
-Values are percent, rounded to 2 decimals.
+Values are percent, rounded to 2 decimals. ``items`` holds each video's METEOR averaged over the tIoU
+thresholds (their mean is METEOR), for the gate's paired bootstrap (:mod:`momentor.eval.items`).
 
 Ground truth: ActivityNet Captions JSON ``{video_id: {"duration", "timestamps", "sentences"}}``; the
 COCO-style files of TimeChat/YouCook2 ``{"annotations": [{"image_id", "segments", "pure_cap", ...}]}``;
@@ -40,6 +41,7 @@ import numpy as np
 from momentor.eval import manifest_tables
 from momentor.eval.caption_scorers import Meteor, cider, ptb_tokenize, remove_nonascii
 from momentor.eval.intervals import as_windows, iou_matrix_densevid
+from momentor.eval.items import fingerprint, items_block
 from momentor.eval.jsonio import EvalInputError, describe_ids, read_json
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,9 @@ def score(
         soda[v, :2] = soda_best_score(iou * segment), iou.shape[1]
 
     missing = [video for video, plan in zip(gt, plans) if plan is None]
+    truth = [[v, e.duration, e.timestamps.tolist(), e.sentences] for v, e in gt.items()]
+    # per video METEOR averaged over tIoUs: their mean is METEOR (a mean of means over the same grid)
+    per_video = 100 * meteor_scores.mean(1)  # (v,)
     return {
         "SODA_c": round(100 * _soda_f(soda, soda_aggregation), 2),
         "CIDEr": round(100 * float(cider_scores.mean(0).mean()), 2),
@@ -227,6 +232,7 @@ def score(
         "num_videos": len(gt),
         "videos_without_prediction": len(missing),
         "soda_aggregation": soda_aggregation,
+        "items": items_block("dense_captioning", list(gt), per_video, fingerprint(truth)),
     }
 
 

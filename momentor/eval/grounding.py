@@ -12,6 +12,8 @@ config (``eval`` section of ``params.yaml``) and is written into every result:
 The top-1 window is the highest-scored predicted window (the first on ties; windows without a score keep
 their order). A query with several ground-truth windows takes its best IoU. A query with no predicted
 window scores IoU 0. mIoU is the mean top-1 IoU. Values are percent, rounded to 2 decimals.
+``items`` holds each query's R1@0.5 hit (0 or 100; their mean is R1@0.5), for the gate's paired bootstrap
+(:mod:`momentor.eval.items`).
 
 ``moments`` tells *which* moment of its video each top-1 window lands on (IoU >= 0.5, inclusive, after
 the clipping above), from the annotated windows of all the queries of that video:
@@ -48,6 +50,7 @@ import numpy as np
 
 from momentor.eval import manifest_tables
 from momentor.eval.intervals import as_windows, iou_matrix, iou_paired
+from momentor.eval.items import fingerprint, items_block
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_records
 
 
@@ -225,6 +228,7 @@ def top1_ious(queries: list[GroundingQuery], predictions: dict[str, np.ndarray],
 
 
 MOMENT_IOU = 0.5
+HEADLINE_IOU = 0.5  # R1@0.5: the gated metric (momentor.eval.items)
 
 
 def moment_confusion(queries: list[GroundingQuery], predictions: dict[str, np.ndarray], clip: bool) -> dict:
@@ -268,8 +272,7 @@ def score(
     judged = np.round(ious, convention.round_to) if convention.round_to is not None else ious
     result = {}
     for t in convention.thresholds:
-        hit = judged >= t if convention.inclusive else judged > t
-        result[f"R1@{t}"] = round(100 * float(hit.mean()), 2)
+        result[f"R1@{t}"] = round(float(hits(judged, t, convention).mean()), 2)
     result["mIoU"] = round(100 * float(ious.mean()), 2)
     result["num_queries"] = len(queries)
     result["gt_windows_past_end"] = count_past_end(queries)
@@ -279,7 +282,18 @@ def score(
         "iou_round": convention.round_to,
         "clip_to_duration": convention.clip_to_duration,
     }
+    # the headline's per-query hits (0 or 100), whatever the thresholds listed: the gate resamples them
+    truth = [[q.query_id, q.video_id, q.duration, q.windows.tolist()] for q in queries]
+    result["items"] = items_block(
+        "grounding", [q.query_id for q in queries], hits(judged, HEADLINE_IOU, convention), fingerprint(truth)
+    )
     return result
+
+
+def hits(judged: np.ndarray, threshold: float, convention: GroundingConvention) -> np.ndarray:
+    """(q,) 100 where the top-1 IoU counts at ``threshold`` under the convention, else 0."""
+    hit = judged >= threshold if convention.inclusive else judged > threshold
+    return 100.0 * hit
 
 
 def evaluate_files(

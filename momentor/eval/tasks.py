@@ -3,8 +3,9 @@
 ``evaluate(task, gt, pred, cfg)`` returns the task's result dict (for ``qvhighlights`` exactly the JSON of
 moment_detr's evaluator). ``merge_metrics`` files it under the task's name in one combined metrics JSON
 (``{"grounding": {...}, "qvhighlights": {...}}``), the file ``dvc metrics show``, the gate and the report
-read; the resolved config goes beside it (``<name>.config.yaml``). ``write_plot`` writes the task's
-threshold curve as a CSV for ``dvc plots show``.
+read; the resolved config goes beside it (``<name>.config.yaml``). The per-item scores of a result
+(``items``, :mod:`momentor.eval.items`) stay out of it, in the task's ``--out`` file. ``write_plot`` writes
+the task's threshold curve as a CSV for ``dvc plots show``.
 """
 
 from __future__ import annotations
@@ -54,10 +55,13 @@ def read_metrics(path: str | Path) -> dict:
 
 
 def merge_metrics(path: str | Path, task: str, result: dict, cfg: config_lib.Config | None = None) -> Path:
-    """Put ``result`` under ``task`` in the combined metrics file, keeping the other tasks' results."""
+    """Put ``result`` under ``task`` in the combined metrics file, keeping the other tasks' results.
+
+    The per-item scores stay in the task's own result file: the combined file holds aggregates only.
+    """
     path = Path(path)
     metrics = read_metrics(path)
-    metrics[task] = result
+    metrics[task] = {k: v for k, v in result.items() if k != "items"}
     write_json(path, metrics)
     if cfg is not None:
         path.with_suffix(".config.yaml").write_text(config_lib.dump(cfg))
