@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+
+import pytest
 
 from momentor import cli
 from momentor.data import version
@@ -81,3 +84,42 @@ def test_data_version_verb_writes_the_summary_and_the_listing(tmp_path):
     assert read["version"] == summary["version"] and set(read["listing"]) == {"annotations.json", "videos/a.mp4"}
     assert (tmp_path / "cache" / "data-state.sqlite").is_file()
     assert cli.main([*argv[:4], "--raw", str(tmp_path / "nowhere"), *argv[6:]]) == 2
+
+
+def test_a_damaged_state_cache_is_rebuilt_midway(tmp_path, caplog):
+    raw, state = tmp_path / "data", tmp_path / "state.sqlite"
+    raw.mkdir()
+    for i in range(3000):
+        (raw / f"f{i}.json").write_text(str(i) * 50)
+    expected = _version(raw, state)
+    data = state.read_bytes()  # a valid header and garbage pages: the failure shows only on the first query
+    state.write_bytes(data[:4096] + b"\xff" * (len(data) - 4096))
+    assert _version(raw, state) == expected
+    assert "unreadable" in caplog.text
+    assert _version(raw, state) == expected  # the rebuilt cache works
+
+
+def test_md5s_are_written_in_batches_and_the_rest_at_the_end(tmp_path, monkeypatch):
+    raw, state = tmp_path / "data", tmp_path / "state.sqlite"
+    raw.mkdir()
+    for i in range(5):
+        (raw / f"f{i}").write_text(str(i))
+    monkeypatch.setattr(version.StateCache, "BATCH", 2)
+    _version(raw, state)
+    with sqlite3.connect(state) as db:
+        assert db.execute("SELECT count(*) FROM md5").fetchone() == (5,)
+
+
+def test_link_cycles_are_not_followed_and_broken_links_are_named(tmp_path, caplog):
+    raw = _folder(tmp_path / "data")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "c.mp4").write_bytes(b"c")
+    (raw / "videos" / "linked").symlink_to(outside)  # a folder linked in is data
+    (outside / "back").symlink_to(raw / "videos")  # ... but a link back into the walked path is a cycle
+    found = version.folder_version(raw, None)
+    assert set(found["listing"]) == {"annotations.json", "videos/a.mp4", "videos/linked/c.mp4"}
+    assert "links back" in caplog.text
+    (raw / "videos" / "gone.mp4").symlink_to(tmp_path / "missing.mp4")
+    with pytest.raises(version.MissingData, match="gone.mp4"):
+        version.folder_version(raw, None)
