@@ -1,6 +1,6 @@
 """The momentor Kubeflow pipeline: data version → ingest → features → validate → engine → validate
-instructions → GESM → instruction tuning → predict → evaluate → gate, then ``dsl.If`` the gate passed:
-report → export → promote, ``dsl.Else``: the report.
+instructions → GESM → instruction tuning → predict → evaluate, with the baselines and the champion scored on
+the same split → gate, then ``dsl.If`` the gate passed: report → export → promote, ``dsl.Else``: the report.
 
 One task per enabled step of ``momentor/steps.py`` (a test compares them), each with that step's
 resources and a retry policy with backoff. The workspace claim (``workspace_pvc``, mounted at
@@ -17,6 +17,7 @@ are. Compile: ``momentor pipeline compile`` (writes ``components/compiled/moment
 from kfp import dsl, kubernetes
 
 from components import IMAGE
+from components.baselines.component import baselines
 from components.config.component import resolve_config
 from components.data_version.component import data_version
 from components.engine.component import engine
@@ -28,6 +29,7 @@ from components.ingest.component import ingest
 from components.predict.component import predict
 from components.promote.component import promote
 from components.report.component import report
+from components.rescore_champion.component import rescore_champion
 from components.train.component import train
 from components.validate.component import validate
 from momentor import steps
@@ -58,32 +60,50 @@ def _on(task, step: str, image, gpus=None, workspace_pvc=None):
     return task
 
 
-def gate_and_release(params, candidate, metrics_file, champion_dir, image, workspace_pvc=None):
+def gate_and_release(params, candidate, evaluation: dict, references: dict, champion_dir, image,
+                     workspace_pvc=None, gesm_model=None):
     """The gate, then ``dsl.If`` it passed: report → export → promote, ``dsl.Else``: the report; the decision.
 
-    The report is written on both branches before the decision is carried out, so it compares the candidate
-    with the champion it was judged against. (One report task before the condition would do the same, but
-    KFP's local runner cannot resolve a lone ``dsl.If``'s condition, and the pipeline must run locally.)
-    Called inside a pipeline function (this one, or a test's pipeline over imported artifacts).
+    ``evaluation``: the candidate's ``metrics_file``, ``results`` (per-item) and ``predictions``;
+    ``references``: the ``baseline_results`` and ``champion_results`` on the same split. The report is
+    written on both branches before the decision is carried out, so it compares the candidate with the
+    champion it was judged against. (One report task before the condition would do the same, but KFP's
+    local runner cannot resolve a lone ``dsl.If``'s condition, and the pipeline must run locally.) Called
+    inside a pipeline function (this one, or a test's pipeline over imported artifacts).
     """
+    metrics_file = evaluation["metrics_file"]
     # the gate reads, and promote changes, the champion folder: state outside the artifacts, never cached
-    decided = _on(gate(params=params, metrics_file=metrics_file, champion_dir=champion_dir), "gate", image,
+    decided = _on(gate(params=params, metrics_file=metrics_file, results=evaluation["results"],
+                       champion_dir=champion_dir, **references), "gate", image,
                   workspace_pvc=workspace_pvc).set_caching_options(False)
     decision = decided.outputs["decision"]
 
     def write_report():
-        return _on(report(params=params, metrics_file=metrics_file, decision=decision, champion_dir=champion_dir),
+        stages = {"instruct_model": candidate, **({"gesm_model": gesm_model} if gesm_model is not None else {})}
+        return _on(report(params=params, metrics_file=metrics_file, decision=decision, champion_dir=champion_dir,
+                          **stages, **references),
                    "report", image, workspace_pvc=workspace_pvc).set_caching_options(False)
 
     with dsl.If(decided.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 (a KFP condition)
         page = write_report()
         onnx = _on(export(params=params, model=candidate), "export", image)
         _on(promote(params=params, model=candidate, metrics_file=metrics_file, decision=decision,
+                    results=evaluation["results"], predictions=evaluation["predictions"],
                     champion_dir=champion_dir), "promote", image, workspace_pvc=workspace_pvc
             ).set_caching_options(False).after(onnx, page)
     with dsl.Else(name="gate-rejected"):
         write_report()
     return decision
+
+
+def references(params, manifest, features, champion_dir, split, image, gpus=None, workspace_pvc=None) -> dict:
+    """The baselines' and the champion's results on the evaluation split: what the gate compares with."""
+    fixed = _on(baselines(params=params, manifest=manifest, tasks=EVAL_TASKS, split=split), "baselines", image)
+    # the champion is state on the workspace volume, outside the artifacts: never cached
+    champion = _on(rescore_champion(params=params, manifest=manifest, features=features, tasks=EVAL_TASKS,
+                                    split=split, champion_dir=champion_dir), "rescore_champion", image, gpus,
+                   workspace_pvc).set_caching_options(False)
+    return {"baseline_results": fixed.outputs["results"], "champion_results": champion.outputs["results"]}
 
 
 @dsl.pipeline(name="momentor", description="Train, evaluate, gate and promote Momentor (arXiv 2402.11435).")
@@ -147,4 +167,8 @@ def momentor_pipeline(
                       "predict", image, gpus).outputs["predictions"]
     scored = _on(evaluate(params=params, manifest=corpus, predictions=predictions, tasks=EVAL_TASKS,
                           split=eval_split), "evaluate", image)
-    return gate_and_release(params, candidate, scored.outputs["metrics_file"], champion_dir, image, workspace_pvc)
+    evaluation = {"metrics_file": scored.outputs["metrics_file"], "results": scored.outputs["results"],
+                  "predictions": predictions}
+    compared = references(params, corpus, frames, champion_dir, eval_split, image, gpus, workspace_pvc)
+    return gate_and_release(params, candidate, evaluation, compared, champion_dir, image, workspace_pvc,
+                            gesm_model=gesm.outputs["model"])

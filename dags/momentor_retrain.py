@@ -127,9 +127,8 @@ def momentor_retrain():
     def report_rejection(decision: dict) -> dict:
         """The gate rejected the candidate: say which checks failed and where the report is."""
         failed = [r for r in decision.get("reasons", []) if not r["passed"]]
-        for reason in failed:
-            print(f"gate FAILED {reason['check']} {reason['metric']}: {reason['value']} vs "
-                  f"{reason.get('floor', reason.get('champion'))}")
+        for check in failed:
+            print(f"gate FAILED {check.get('task', '')} {check['metric']} {check['check']}: {check.get('note', '')}")
         return {"failed": failed, "report": decision.get("report")}
 
     published, rejection = publish_champion(data, version), report_rejection(decision)

@@ -210,8 +210,10 @@ class GateConfig:
     with the baselines and with the previous champion re-scored on the candidate's split.
     """
 
-    beat_random: bool = True  # reject unless the lower bound of (candidate - random baseline) is > 0
-    beat_fixed: bool = False  # the same against the fixed-window baseline (always computed and shown)
+    # tasks whose candidate must beat the random baseline: lower bound of (candidate - baseline) > 0
+    beat_random: list[str] = field(default_factory=lambda: ["grounding"])
+    # the same against the fixed baseline (always computed and shown; the paper preset gates every task)
+    beat_fixed: list[str] = field(default_factory=list)
     tolerance: float = 0.0  # reject only when the candidate is worse than the champion by more (points)
     resamples: int = 2000  # bootstrap resamples of the items
     confidence: float = 0.95  # of the percentile intervals
@@ -426,6 +428,11 @@ def _validate_values(cfg: Config) -> None:
         raise ConfigError("model.lora_targets: empty; name the LLM's linear layers to adapt (e.g. [q_proj, v_proj])")
     if cfg.train.align.compose:
         raise ConfigError("train.align.compose: the align stage has no timestamps to compose; leave it 0")
+    for key in ("beat_random", "beat_fixed"):
+        unknown = sorted(set(getattr(cfg.gate, key)) - {"grounding", "dense_captioning"})
+        if unknown:
+            raise ConfigError(f"gate.{key}: {', '.join(unknown)} has no baseline; list grounding and/or "
+                              "dense_captioning, e.g. [grounding]")
     if not 0 < cfg.gate.confidence < 1:
         raise ConfigError(f"gate.confidence: {cfg.gate.confidence} must be strictly between 0 and 1, e.g. 0.95")
     if cfg.gate.tolerance < 0:

@@ -26,8 +26,8 @@ DVC_HEADER = f"""\
 DVC_PLOTS = [
     {"training_loss": {"template": "linear", "x": "step",
                        "y": {"work/train/gesm/metrics.csv": "loss", "work/train/instruct/metrics.csv": "loss"}}},
-    {"work/eval/plots/grounding.csv": {"x": "iou"}},
-    {"work/eval/plots/dense_captioning.csv": {"x": "tiou"}},
+    {"metrics/plots/grounding.csv": {"x": "iou"}},
+    {"metrics/plots/dense_captioning.csv": {"x": "tiou"}},
 ]
 
 
@@ -37,7 +37,7 @@ def _dvc_stage(step: steps.Step) -> dict:
         stage["params"] = list(step.params)
     outs, metrics = [], []
     for out in step.outs:
-        if out == "work/eval/metrics.json":
+        if out == "metrics/headline.json":  # the short file `dvc metrics show/diff` and `dvc exp show` read
             metrics.append({out: {"cache": False}})
         elif out in step.persist:
             outs.append({out: {"persist": True}})
@@ -48,6 +48,8 @@ def _dvc_stage(step: steps.Step) -> dict:
     stage["outs"] = outs
     if metrics:
         stage["metrics"] = metrics
+    if step.always_run:  # e.g. the champion's scores: the gate re-runs only when they changed
+        stage["always_changed"] = True
     return stage
 
 

@@ -53,6 +53,7 @@ class Step:
         when: ``always``, ``passed`` or ``rejected`` (relative to the gate's decision).
         durable: it reads or writes state that outlives the run (the champion): never cached.
         enabled: False keeps the step out of every orchestrator.
+        always_run: ``dvc repro`` runs it every time: it reads state no dependency names (the champion).
     """
 
     name: str
@@ -66,6 +67,7 @@ class Step:
     enabled: bool = True
     persist: tuple[str, ...] = ()
     uncached: tuple[str, ...] = ()
+    always_run: bool = False
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -161,22 +163,44 @@ STEPS: tuple[Step, ...] = (
         name="evaluate",
         cmds=(
             "momentor evaluate grounding --gt work/dataset --split test --pred work/predictions/grounding.json "
-            "--out work/eval/grounding.json --metrics work/eval/metrics.json --plots work/eval/plots",
+            "--out work/eval/grounding.json --metrics work/eval/metrics.json --headline metrics/headline.json "
+            "--plots metrics/plots",
             "momentor evaluate dense_captioning --gt work/dataset --split test "
             "--pred work/predictions/dense_captioning.json --out work/eval/dense_captioning.json "
-            "--metrics work/eval/metrics.json --plots work/eval/plots",
+            "--metrics work/eval/metrics.json --headline metrics/headline.json --plots metrics/plots",
         ),
         deps=("work/predictions", "work/dataset", "momentor/eval"),
-        params=("eval",),
+        params=("eval", "gate.resamples", "gate.confidence", "gate.seed"),
         outs=("work/eval/grounding.json", "work/eval/dense_captioning.json", "work/eval/metrics.config.yaml",
-              "work/eval/plots", "work/eval/metrics.json"),
-        uncached=("work/eval/metrics.json",),
+              "work/eval/metrics.json", "metrics/headline.json", "metrics/plots"),
+        uncached=("work/eval/metrics.json", "metrics/headline.json", "metrics/plots"),
         resources="data",
     ),
     Step(
+        name="baselines",
+        cmds=("momentor baselines --gt work/dataset --split test --out work/eval/baselines",),
+        deps=("work/dataset", "momentor/infer/baselines.py", "momentor/eval"),
+        params=("seed", "eval"),
+        outs=("work/eval/baselines",),
+        resources="light",
+    ),
+    Step(
+        name="rescore_champion",
+        cmds=("momentor rescore-champion --gt work/dataset --split test --out work/eval/champion",),
+        deps=("work/dataset", "work/features", "momentor/eval/champion.py", "momentor/infer", CODE["model"]),
+        params=("eval",),
+        outs=("work/eval/champion",),
+        uncached=("work/eval/champion",),
+        resources="predict",
+        durable=True,
+        always_run=True,  # cheap when the champion is unchanged: its stored predictions are re-scored
+    ),
+    Step(
         name="gate",
-        cmds=("momentor gate --metrics work/eval/metrics.json --out work/eval/decision.json",),
-        deps=("work/eval/metrics.json", "momentor/eval/gate.py"),
+        cmds=("momentor gate --metrics work/eval/metrics.json --baseline-results work/eval/baselines "
+              "--champion-results work/eval/champion --out work/eval/decision.json",),
+        deps=("work/eval/metrics.json", "work/eval/grounding.json", "work/eval/dense_captioning.json",
+              "work/eval/baselines", "work/eval/champion", "momentor/eval/gate.py", "momentor/eval/bootstrap.py"),
         params=("gate",),
         outs=("work/eval/decision.json",),
         uncached=("work/eval/decision.json",),
@@ -195,8 +219,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         name="promote",
         cmds=("momentor promote --checkpoint work/train/instruct/final --metrics work/eval/metrics.json "
-              "--decision work/eval/decision.json --status work/eval/promotion.json",),
-        deps=("work/train/instruct", "work/eval/decision.json", "work/export", "work/report"),
+              "--decision work/eval/decision.json --results work/eval --predictions work/predictions "
+              "--status work/eval/promotion.json",),
+        deps=("work/train/instruct", "work/eval/decision.json", "work/predictions", "work/export", "work/report"),
         params=("gate",),
         outs=("work/eval/promotion.json",),
         uncached=("work/eval/promotion.json",),
@@ -207,10 +232,13 @@ STEPS: tuple[Step, ...] = (
     Step(
         name="report",
         cmds=("momentor report --metrics work/eval/metrics.json --decision work/eval/decision.json "
+              "--baseline-results work/eval/baselines --champion-results work/eval/champion "
               "--timeline grounding work/dataset work/predictions/grounding.json "
-              "--train-log work/train/instruct/metrics.csv --out work/report/index.html",),
-        deps=("work/eval/metrics.json", "work/eval/decision.json", "work/predictions",
-              "work/train/instruct/metrics.csv", "momentor/eval/report.py"),
+              "--train-log work/train/gesm/metrics.csv --train-log work/train/instruct/metrics.csv "
+              "--out work/report/index.html",),
+        deps=("work/eval/metrics.json", "work/eval/decision.json", "work/eval/baselines", "work/eval/champion",
+              "work/predictions", "work/train/gesm/metrics.csv", "work/train/instruct/metrics.csv",
+              "momentor/eval/report.py", "momentor/eval/templates"),
         params=(),
         outs=("work/report",),
         resources="light",

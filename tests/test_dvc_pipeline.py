@@ -59,7 +59,9 @@ def _copy_project(target: Path) -> None:
 def test_dvc_repro_runs_the_whole_pipeline_then_nothing(tmp_path):
     project = tmp_path / "momentor"
     _copy_project(project)
-    overrides = ["model.preset=tiny", "data.sample.num_videos=8", "train.gesm.max_steps=3", "train.instruct.max_steps=3"]
+    # 3 steps do not beat the random baseline: this test is about the pipeline, so the first run is promoted
+    overrides = ["model.preset=tiny", "data.sample.num_videos=8", "train.gesm.max_steps=3", "train.instruct.max_steps=3",
+                 "gate.beat_random=[]"]
     (project / "params.yaml").write_text(config.dump(config.load(project / "params.yaml", overrides)))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MOMENTOR_TIMINGS": str(tmp_path / "t.jsonl"),
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -78,7 +80,21 @@ def test_dvc_repro_runs_the_whole_pipeline_then_nothing(tmp_path):
     assert json.loads((project / "work/eval/promotion.json").read_text())["promoted"] is True
     assert (project / "work/export/encoder.onnx").exists() and (project / "work/report/index.html").exists()
     metrics = run("dvc", "metrics", "show", "--json").stdout
-    assert "R1@0.5" in metrics
+    assert "R1@0.5" in metrics and "METEOR" in metrics
+    assert (project / "metrics/headline.json").is_file() and (project / "work/eval/baselines/random").is_dir()
+    # the second repro: the champion changed (the first run promoted), so it is re-scored, and the gate, the
+    # report and promote run again; promoting the champion's own checkpoint changes nothing
+    release = (project / "work/champion").resolve()
     (tmp_path / "t.jsonl").unlink()
-    assert "up to date" in run("dvc", "repro").stdout.lower() or not (tmp_path / "t.jsonl").exists()
-    assert not (tmp_path / "t.jsonl").exists(), "a second dvc repro with nothing changed ran a stage again"
+    run("dvc", "repro")
+    verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert verbs == ["rescore-champion", "gate", "report", "promote"]
+    decision = json.loads((project / "work/eval/decision.json").read_text())
+    compared = [c for c in decision["reasons"] if c["check"] == "champion"]
+    assert compared and all(c["interval"] == [0.0, 0.0] for c in compared)
+    assert (project / "work/champion").resolve() == release
+    # the third: the champion is unchanged, its scores are the same, nothing downstream runs
+    (tmp_path / "t.jsonl").unlink()
+    run("dvc", "repro")
+    verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert verbs == ["rescore-champion"], f"a third dvc repro with nothing changed ran {verbs}"

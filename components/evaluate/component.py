@@ -1,4 +1,5 @@
-"""Scores of the predictions against the manifest's ground truth, as KFP metrics and the combined file."""
+"""Scores of the predictions against the manifest's ground truth: per-task results, the combined file and the
+headline metrics."""
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
@@ -8,16 +9,21 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate(params: Input[Artifact], manifest: Input[Dataset], predictions: Input[Dataset], tasks: list,
-             split: str, metrics_file: Output[Artifact], scores: Output[Metrics]):
-    """``momentor evaluate TASK`` per task into one combined metrics file; every score is logged."""
+             split: str, metrics_file: Output[Artifact], results: Output[Dataset], scores: Output[Metrics]):
+    """``momentor evaluate TASK`` per task: ``<task>.json`` results with their per-item scores in ``results``
+    (what the gate resamples), the combined aggregates in ``metrics_file``, and each task's few headline keys
+    (with the headline's interval) logged as KFP metrics."""
     import json
     import os
 
     from momentor.artifact_workspace import run_verb
-    from momentor.eval.tasks import flatten
 
+    os.makedirs(results.path, exist_ok=True)
+    headline = os.path.join(results.path, "headline.json")
     for task in tasks:
         run_verb(["evaluate", task, "--gt", "work/manifest", "--pred", os.path.join(predictions.path, f"{task}.json"),
-                  "--split", split, "--metrics", metrics_file.path], params.path, inputs={"manifest": manifest.path})
-    for key, value in flatten(json.loads(open(metrics_file.path).read())).items():
-        scores.log_metric(key, value)
+                  "--split", split, "--out", os.path.join(results.path, f"{task}.json"), "--metrics",
+                  metrics_file.path, "--headline", headline], params.path, inputs={"manifest": manifest.path})
+    for task, entry in json.loads(open(headline).read()).items():
+        for key, value in entry.items():
+            scores.log_metric(f"{task}.{key}", value)

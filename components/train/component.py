@@ -33,6 +33,8 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
         argv += ["--init", init_model.path]
     run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path})
     shutil.copytree(os.path.join(out, "final"), model.path, dirs_exist_ok=True)
+    if os.path.isfile(os.path.join(out, "metrics.csv")):  # the stage's curve travels with it, for the report
+        shutil.copyfile(os.path.join(out, "metrics.csv"), os.path.join(model.path, "metrics.csv"))
     model.metadata["checkpoints"] = out
     state = json.loads(open(os.path.join(model.path, "training_state.json")).read())
     training.log_metric("steps", state.get("step", 0))

@@ -1,10 +1,15 @@
-"""CLI verbs of evaluation: ``evaluate``, ``gate``, ``promote`` and ``report``.
+"""CLI verbs of evaluation: ``evaluate``, ``rescore-champion``, ``gate``, ``promote`` and ``report``.
 
-momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--plots DIR]
-momentor gate --metrics FILE [--champion DIR] --out decision.json [--fail-on-reject]
-momentor promote --checkpoint DIR --metrics FILE --decision decision.json [--champion DIR]
-momentor report --metrics FILE [--champion DIR] [--decision FILE] [--timeline TASK GT PRED]...
-                [--train-log FILE] --out report.html
+momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--headline FILE] [--plots DIR]
+momentor baselines --gt DIR --split test --out DIR [--tasks ...]
+momentor rescore-champion --gt DIR --split test --out DIR [--tasks ...] [--champion DIR]
+momentor gate --metrics FILE [--results DIR] [--baseline-results DIR] [--champion-results DIR]
+              [--champion DIR] --out decision.json [--fail-on-reject]
+momentor promote --checkpoint DIR --metrics FILE --decision decision.json [--results DIR]
+                 [--predictions DIR] [--champion DIR] [--status FILE]
+momentor report --metrics FILE [--decision FILE] [--results DIR] [--baseline-results DIR]
+                [--champion-results DIR] [--champion DIR] [--timeline TASK GT PRED]...
+                [--train-log FILE]... --out report.html
 """
 
 from __future__ import annotations
@@ -57,6 +62,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.metrics:
         tasks.merge_metrics(args.metrics, args.task, result, cfg)
         log.info("merged %s into %s", args.task, args.metrics)
+    if args.headline:
+        from momentor.eval.items import merge_headline
+
+        merge_headline(args.headline, args.task, result, cfg.gate)
+        log.info("merged %s headline keys into %s", args.task, args.headline)
     if args.plots:
         path = tasks.write_plot(args.plots, args.task, result)
         if path:
@@ -69,26 +79,71 @@ def run_gate(args: argparse.Namespace) -> int:
     from momentor.eval import gate
 
     cfg = load_config(args)
-    decision = gate.run_gate(
-        args.metrics, cfg.gate.floors, _champion_dir(args, cfg), cfg.gate.max_regression, args.out
-    )
-    for reason in decision["reasons"]:
-        bound = reason.get("floor", reason.get("champion"))
-        log.info(
-            "%s %s %s: %s vs %s",
-            "pass" if reason["passed"] else "FAIL",
-            reason["check"],
-            reason["metric"],
-            reason["value"],
-            bound,
-        )
+    decision = gate.run_gate(args.metrics, args.results, args.baseline_results, args.champion_results,
+                             _champion_dir(args, cfg), cfg.gate, args.out)
+    for check in decision["reasons"]:
+        log.info("%-7s %s %s %s: %s", check["verdict"].upper(), check["task"], check["metric"], check["check"],
+                 check["note"])
     log.info("gate %s; decision in %s", "passed" if decision["passed"] else "REJECTED", args.out)
     return 1 if args.fail_on_reject and not decision["passed"] else 0
 
 
 @_reports_input_errors
+def run_baselines(args: argparse.Namespace) -> int:
+    from momentor.eval import tasks
+    from momentor.eval.items import HEADLINE_KEYS
+    from momentor.eval.jsonio import write_json
+    from momentor.infer import baselines
+    from momentor.infer.predict import write_dense_captioning, write_grounding
+
+    cfg = load_config(args)
+    writers = {
+        "grounding": lambda out, kind: write_grounding(
+            out, baselines.baseline_grounding(args.gt, args.split, kind, cfg.seed)),
+        "dense_captioning": lambda out, kind: write_dense_captioning(
+            out, baselines.baseline_dense_captioning(args.gt, args.split, kind, cfg.seed)),
+    }
+    for kind in ("random", "fixed"):
+        folder = Path(args.out) / kind
+        for task in args.tasks:
+            pred = writers[task](folder / "predictions", kind)
+            result = tasks.evaluate(task, args.gt, pred, cfg, args.split)
+            write_json(folder / f"{task}.json", result)
+            log.info("%s baseline, %s: %s", kind, task, {k: result[k] for k in HEADLINE_KEYS[task] if k in result})
+    return 0
+
+
+@_reports_input_errors
+def run_rescore_champion(args: argparse.Namespace) -> int:
+    from momentor.eval import champion, tasks
+
+    cfg = load_config(args)
+
+    def predict(checkpoint, out):
+        # the champion's checkpoint on the candidate's split: the same verb function as `momentor predict`
+        from momentor.train.launch import passive_thread_waits
+
+        passive_thread_waits()  # before torch is imported
+        from momentor.infer.predict import predict as run_predict
+
+        run_predict(cfg, checkpoint, out, split=args.split, manifest_dir=args.gt, tasks=tuple(args.tasks))
+
+    marker = champion.rescore(
+        _champion_dir(args, cfg),
+        tuple(args.tasks),
+        fingerprint_of=lambda task: tasks.truth_fingerprint(task, args.gt, args.split),
+        evaluate=lambda task, pred: tasks.evaluate(task, args.gt, pred, cfg, args.split),
+        predict=predict,
+        out=args.out,
+    )
+    log.info("champion on %s (%s): %s", args.split, args.out,
+             marker.get("note") or f"{marker['release']}, {marker['predictions']}")
+    return 0
+
+
+@_reports_input_errors
 def run_promote(args: argparse.Namespace) -> int:
-    from momentor.eval import gate
+    from momentor.eval import champion as champion_lib
     from momentor.eval.jsonio import read_json
 
     cfg = load_config(args)
@@ -96,12 +151,13 @@ def run_promote(args: argparse.Namespace) -> int:
     champion = _champion_dir(args, cfg)
     if args.status and decision is not None and not decision.get("passed") and not args.force:
         # a pipeline without branches (DVC) records the rejection and goes on to the report
-        failed = [r["metric"] for r in decision.get("reasons", []) if not r["passed"]]
+        failed = champion_lib.failed_checks(decision)
         _write_status(args.status, {"promoted": False, "failed": failed, "champion": str(champion)})
         log.info("gate rejected the model (failed: %s); champion %s kept", ", ".join(failed), champion)
         return 0
-    release = gate.promote(args.checkpoint, args.metrics, champion, decision, args.force,
-                           keep=cfg.gate.keep_releases)
+    release = champion_lib.promote(args.checkpoint, args.metrics, champion, decision, args.force,
+                                   keep=cfg.gate.keep_releases, results=args.results,
+                                   predictions=args.predictions)
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
     if args.status:
         _write_status(args.status, {"promoted": True, "release": str(release), "champion": str(champion)})
@@ -115,7 +171,7 @@ def _write_status(path: str, status: dict) -> None:
 
 @_reports_input_errors
 def run_report(args: argparse.Namespace) -> int:
-    from momentor.eval import figures, gate, report, tasks, timelines
+    from momentor.eval import figures, report, tasks, timelines
     from momentor.eval.jsonio import EvalInputError, read_json
 
     cfg = load_config(args)
@@ -128,12 +184,14 @@ def run_report(args: argparse.Namespace) -> int:
         if task not in TASKS:
             raise EvalInputError(f"--timeline: unknown task {task!r}; use one of {', '.join(TASKS)}")
         drawn[task] = timelines.samples(task, gt, pred, cfg.eval.report_samples)
+    training = [row for path in args.train_log or [] for row in figures.read_training_log(path)]
     page = report.render(
         tasks.read_metrics(args.metrics),
-        champion=gate.champion_metrics(_champion_dir(args, cfg)),
         decision=read_json(args.decision) if args.decision else None,
+        references=report.read_references(args.baseline_results, args.champion_results),
+        champion=str(_champion_dir(args, cfg)),
         timelines=drawn,
-        training=figures.read_training_log(args.train_log) if args.train_log else None,
+        training=training or None,
     )
     log.info("wrote %s", report.write(args.out, page))
     return 0
@@ -150,6 +208,9 @@ def register(sub, common) -> None:
     p.add_argument("--pred", required=True, help="predictions file (format: see the task module's docstring)")
     p.add_argument("--out", help="write the task's result JSON here (default: print it)")
     p.add_argument("--metrics", help="also merge the result under TASK into this combined metrics JSON")
+    p.add_argument(
+        "--headline", help="also merge the task's few headline keys into this short file (dvc metrics)"
+    )
     p.add_argument("--plots", help="also write the task's threshold curve CSV into this folder (dvc plots)")
     p.add_argument("--split", help="manifest ground truth: only this split")
     p.add_argument(
@@ -159,8 +220,35 @@ def register(sub, common) -> None:
     p.add_argument("--durations", help="Charades-STA: Charades_v1_test.csv (default: beside the --gt txt)")
     p.set_defaults(handler=run_evaluate)
 
+    p = sub.add_parser(
+        "baselines", parents=[common],
+        help="predict and score the random and fixed baselines on a split (the gate compares with them)",
+    )
+    p.add_argument("--gt", required=True, help="manifest folder of the split (as momentor evaluate --gt)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
+                   choices=("grounding", "dense_captioning"))
+    p.add_argument("--out", required=True, help="folder for <random|fixed>/<task>.json and their predictions/")
+    p.set_defaults(handler=run_baselines)
+
+    p = sub.add_parser(
+        "rescore-champion", parents=[common],
+        help="score the champion on a split: its stored predictions when the split is unchanged, else it predicts",
+    )
+    p.add_argument("--gt", required=True, help="manifest folder of the split (as momentor evaluate --gt)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
+                   choices=("grounding", "dense_captioning"))
+    p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
+    p.add_argument("--out", required=True,
+                   help="folder for <task>.json results, predictions/ and champion.json (always written)")
+    p.set_defaults(handler=run_rescore_champion)
+
     p = sub.add_parser("gate", parents=[common], help="decide whether the evaluated model may be promoted")
     p.add_argument("--metrics", required=True, help="combined metrics JSON of the candidate")
+    p.add_argument("--results", help="folder of the candidate's <task>.json results (default: the metrics' folder)")
+    p.add_argument("--baseline-results", help="folder of <random|fixed>/<task>.json baseline results")
+    p.add_argument("--champion-results", help="the folder momentor rescore-champion wrote")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--out", required=True, help="write the decision JSON here")
     p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when the gate rejects")
@@ -171,6 +259,8 @@ def register(sub, common) -> None:
     p.add_argument("--metrics", required=True, help="its combined metrics JSON")
     p.add_argument("--decision", help="the gate's decision JSON (required unless --force)")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
+    p.add_argument("--results", help="folder of its <task>.json results, stored with the release")
+    p.add_argument("--predictions", help="folder of its <task>.json predictions, stored with the release")
     p.add_argument("--force", action="store_true", help="promote without a passing gate decision")
     p.add_argument(
         "--status",
@@ -180,8 +270,10 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("report", parents=[common], help="write the HTML evaluation report of a run")
     p.add_argument("--metrics", required=True, help="combined metrics JSON of the run")
+    p.add_argument("--decision", help="the gate's decision JSON: checks, intervals, the models compared")
+    p.add_argument("--baseline-results", help="folder of <random|fixed>/<task>.json baseline results")
+    p.add_argument("--champion-results", help="the folder momentor rescore-champion wrote")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
-    p.add_argument("--decision", help="the gate's decision JSON, shown on top")
     p.add_argument(
         "--timeline",
         nargs=3,
@@ -189,6 +281,7 @@ def register(sub, common) -> None:
         metavar=("TASK", "GT", "PRED"),
         help="draw predicted-vs-true timelines of sample videos (repeatable)",
     )
-    p.add_argument("--train-log", help="per-step training log (CSV or JSONL: step, loss, stage)")
+    p.add_argument("--train-log", action="append",
+                   help="per-step training log (CSV or JSONL: step, loss, stage); repeat for every stage")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.set_defaults(handler=run_report)

@@ -218,7 +218,6 @@ def score(
         soda[v, :2] = soda_best_score(iou * segment), iou.shape[1]
 
     missing = [video for video, plan in zip(gt, plans) if plan is None]
-    truth = [[v, e.duration, e.timestamps.tolist(), e.sentences] for v, e in gt.items()]
     # per video METEOR averaged over tIoUs: their mean is METEOR (a mean of means over the same grid)
     per_video = 100 * meteor_scores.mean(1)  # (v,)
     return {
@@ -232,8 +231,13 @@ def score(
         "num_videos": len(gt),
         "videos_without_prediction": len(missing),
         "soda_aggregation": soda_aggregation,
-        "items": items_block("dense_captioning", list(gt), per_video, fingerprint(truth)),
+        "items": items_block("dense_captioning", list(gt), per_video, truth_fingerprint(gt)),
     }
+
+
+def truth_fingerprint(gt: dict[str, VideoEvents]) -> str:
+    """The videos' events and captions: equal fingerprints, same evaluation."""
+    return fingerprint([[v, e.duration, e.timestamps.tolist(), e.sentences] for v, e in gt.items()])
 
 
 def _soda_f(soda: np.ndarray, aggregation: str) -> float:

@@ -1,162 +1,199 @@
-"""Promotion gate and champion: absolute floors, non-regression against the champion, atomic promotion.
+"""Promotion gate: may the candidate replace the champion? Decided on paired bootstrap intervals.
 
-A metric is *gated* when ``gate.floors`` lists it (dotted key into the combined metrics file, e.g.
-``grounding.R1@0.5`` or ``qvhighlights.brief.MR-full-mAP``; a floor of 0 gates it against the champion
-only). For each gated metric the decision checks
+Every task the candidate was evaluated on (the tasks of its combined metrics file) is gated on its headline
+metric (:mod:`momentor.eval.items`: grounding R1@0.5 per query, dense-captioning METEOR per video), each
+comparison made on the *same items* with :func:`momentor.eval.bootstrap.paired_difference`:
 
-- ``floor``: value >= floor (a gated metric missing from the metrics file fails);
-- ``champion``: value >= champion's value - ``gate.max_regression`` (skipped, and said so, when there is no
-  champion yet or the champion has no such metric).
+- ``baseline:random`` and ``baseline:fixed`` (:mod:`momentor.infer.baselines`, written by ``momentor predict
+  --baseline`` on the same split): always computed and shown; a task listed in ``gate.beat_random`` /
+  ``gate.beat_fixed`` must beat that baseline with confidence: the lower bound of (candidate - baseline)
+  > 0. By default grounding must beat the random window (an untrained model fails here); the paper preset
+  lists every task in both. A listed task without its baseline result fails and says how to make one.
+- ``champion``: the previous champion re-scored on the candidate's split (:func:`momentor.eval.champion.rescore`).
+  Rejected only when the interval says the candidate is worse by more than ``gate.tolerance`` points:
+  the upper bound of (candidate - champion) < -tolerance. A run-to-run wobble of a few points on 66 queries
+  is not a regression; a candidate identical to the champion has the interval [0, 0]. Skipped, and said so,
+  when there is no champion yet.
+- ``floor``: optional absolute floors, ``gate.floors`` (dotted keys into the metrics file, e.g.
+  ``grounding.R1@0.5: 20``).
 
-The decision artifact, one JSON file read by the KFP pipeline's ``dsl.If``, the Airflow DAG's branch and
-DVC, is ``{"passed": bool, "reasons": [{"metric", "check", "value", "floor" | "champion", "passed",
-"note"?}], "champion": path | null, "metrics": path, "max_regression": float}``.
+A task without per-item scores (qvhighlights, action_segmentation) gets one ``skipped`` check that says so
+(its floors still apply).
 
-The champion is a folder (default ``<paths.work>/champion``) holding ``checkpoint/``, ``metrics.json`` and
-``promotion.json``. It is a symlink to one release in ``<champion>.releases/<id>/``; promotion builds the
-new release completely, then swaps the symlink with one ``rename``, so a reader sees the old champion or
-the new one, never a half-copied folder. Old releases stay (rollback = point the link back).
+The decision artifact, one JSON file read by the KFP pipeline's ``dsl.If``, the Airflow DAG's branch, DVC
+and the report: ``{"passed", "reasons": [{"task", "metric", "check", "value", "reference": {"name",
+"value"}, "difference", "interval": [low, high], "confidence", "gated", "verdict", "passed", "shortfall",
+"note"}], "tasks": {task: {"metric", "unit", "items", "models": {name: {"value", "low", "high"}}}},
+"champion", "gate": {...}}``. ``verdict`` is ``pass``, ``fail``, ``shown`` (computed, not gated) or
+``skipped``; ``shortfall`` is how many points a failed check missed by.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import shutil
-import uuid
 from pathlib import Path
 
+from momentor.eval import champion as champion_lib
+from momentor.eval.bootstrap import mean_interval, paired_difference
+from momentor.eval.items import HEADLINES, paired_values, read_result
 from momentor.eval.jsonio import EvalInputError, write_json
 from momentor.eval.tasks import flatten, read_metrics
 
-CHAMPION_METRICS = "metrics.json"
+#: task -> the baselines written for it by ``momentor predict --baseline``
+BASELINES = {"grounding": ("random", "fixed"), "dense_captioning": ("random", "fixed")}
 
 
-def champion_metrics(champion: str | Path) -> dict | None:
-    """The metrics stored with the champion, or None when there is no champion yet."""
-    path = Path(champion) / CHAMPION_METRICS
-    return read_metrics(path) if path.is_file() else None
+def decide(metrics: dict, candidate: dict, baselines: dict, champion: dict | None, gate_cfg,
+           champion_note: str = "no champion yet") -> dict:
+    """The gate decision; see the module docstring.
+
+    Args:
+        metrics: the candidate's combined metrics (its tasks are the evaluated tasks; floors read it).
+        candidate: task -> the candidate's result (with items), for every gated task in ``metrics``.
+        baselines: baseline name -> task -> result.
+        champion: task -> the champion's result on the same split, or None when there is no champion.
+        gate_cfg: the ``gate`` config section.
+    """
+    boot = {"resamples": gate_cfg.resamples, "seed": gate_cfg.seed, "confidence": gate_cfg.confidence}
+    checks, tasks = [], {}
+    for task in metrics:
+        if task not in HEADLINES:
+            checks.append(_check(task, "-", "items", verdict="skipped",
+                                 note="this task has no per-item scores: only its floors are gated"))
+            continue
+        ours = candidate[task]
+        metric, unit = HEADLINES[task]
+        values = list(ours["items"]["values"].values())
+        ci = mean_interval(values, **boot)
+        models = {"candidate": _summary(ci)}
+        for name in BASELINES.get(task, ()):
+            gated = task in (gate_cfg.beat_random if name == "random" else gate_cfg.beat_fixed)
+            reference = baselines.get(name, {}).get(task)
+            if reference is None:
+                checks.append(_check(
+                    task, metric, f"baseline:{name}", value=ci.value, gated=gated,
+                    verdict="fail" if gated else "skipped",
+                    note=f"no {name} baseline result for {task}: run momentor predict --baseline {name} and "
+                         f"momentor evaluate {task} on it (pass its folder as --baseline-results)"))
+                continue
+            models[name] = _summary(mean_interval(list(reference["items"]["values"].values()), **boot))
+            diff = paired_difference(*paired_values(ours, reference, f"{name} baseline ({task})"), **boot)
+            checks.append(_beats(task, metric, name, ci.value, models[name]["value"], diff, gated,
+                                 f"gate.beat_{name}"))
+        if champion is None:
+            checks.append(_check(task, metric, "champion", value=ci.value, verdict="skipped",
+                                 note=f"{champion_note}: not compared"))
+        elif task not in champion:
+            checks.append(_check(task, metric, "champion", value=ci.value, verdict="skipped",
+                                 note=f"the champion was not scored on {task}: not compared"))
+        else:
+            ref = champion[task]
+            models["champion"] = _summary(mean_interval(list(ref["items"]["values"].values()), **boot))
+            diff = paired_difference(*paired_values(ours, ref, f"champion ({task})"), **boot)
+            checks.append(_not_worse(task, metric, ci.value, models["champion"]["value"], diff,
+                                     gate_cfg.tolerance, champion_note))
+        tasks[task] = {"metric": metric, "unit": unit, "items": len(values), "models": models}
+    checks.extend(_floors(metrics, gate_cfg.floors))
+    return {"passed": all(c["passed"] for c in checks), "reasons": checks, "tasks": tasks,
+            "gate": {**boot, "tolerance": gate_cfg.tolerance, "beat_random": list(gate_cfg.beat_random),
+                     "beat_fixed": list(gate_cfg.beat_fixed), "floors": dict(gate_cfg.floors)}}
 
 
-def decide(
-    metrics: dict, floors: dict[str, float], champion: dict | None, max_regression: float = 0.0
-) -> dict:
-    """The gate decision for ``metrics`` (a combined metrics dict); see the module docstring."""
+def _summary(interval) -> dict:
+    return {"value": round(interval.value, 4), "low": round(interval.low, 4), "high": round(interval.high, 4)}
+
+
+def _check(task, metric, check, value=None, reference=None, diff=None, gated=True, verdict="pass",
+           shortfall=None, note="") -> dict:
+    return {
+        "task": task,
+        "metric": metric,
+        "check": check,
+        "value": None if value is None else round(value, 4),
+        "reference": reference,
+        "difference": None if diff is None else round(diff.value, 4),
+        "interval": None if diff is None else [round(diff.low, 4), round(diff.high, 4)],
+        "confidence": None if diff is None else diff.confidence,
+        "gated": gated,
+        "verdict": verdict,
+        "passed": verdict != "fail",
+        "shortfall": None if shortfall is None else round(shortfall, 4),
+        "note": note,
+    }
+
+
+def _beats(task, metric, name, value, reference, diff, gated, switch) -> dict:
+    better = diff.low > 0
+    level = f"{100 * diff.confidence:g}%"
+    if better:
+        note = f"better than the {name} baseline: the {level} interval of the difference lies above 0"
+    else:
+        note = (f"not better than the {name} baseline with {level} confidence: the difference's lower bound "
+                f"is {diff.low:+.2f} points, it must be above 0")
+    if not gated:
+        note += f" (shown, not gated: {switch} does not list this task)"
+    return _check(task, metric, f"baseline:{name}", value, {"name": name, "value": round(reference, 4)}, diff,
+                  gated, verdict=("pass" if better else "fail") if gated else "shown",
+                  shortfall=None if better else -diff.low, note=note)
+
+
+def _not_worse(task, metric, value, reference, diff, tolerance, about) -> dict:
+    worse = diff.high < -tolerance
+    if worse:
+        note = (f"worse than the champion: even the upper bound of the difference, {diff.high:+.2f} points, is "
+                f"below -{tolerance:g} (gate.tolerance) by {-tolerance - diff.high:.2f}")
+    else:
+        note = (f"not a regression beyond the tolerance: the upper bound {diff.high:+.2f} is at least "
+                f"-{tolerance:g}")
+    return _check(task, metric, "champion", value, {"name": "champion", "value": round(reference, 4)}, diff,
+                  verdict="fail" if worse else "pass", shortfall=-tolerance - diff.high if worse else None,
+                  note=f"{note} ({about})")
+
+
+def _floors(metrics: dict, floors: dict[str, float]) -> list[dict]:
     values = flatten(metrics)
-    best = flatten(champion) if champion is not None else None
-    reasons = []
+    checks = []
     for key, floor in floors.items():
+        task, _, metric = key.partition(".")
         value = values.get(key)
-        floor_ok = value is not None and value >= floor
-        reason = {"metric": key, "check": "floor", "value": value, "floor": floor, "passed": floor_ok}
+        reference = {"name": "floor", "value": floor}
         if value is None:
-            reason["note"] = "missing from the metrics file; evaluate this task or remove its floor"
-        reasons.append(reason)
-        if best is None:
-            continue
-        if key not in best:
-            reasons.append(
-                {
-                    "metric": key,
-                    "check": "champion",
-                    "value": value,
-                    "champion": None,
-                    "passed": True,
-                    "note": "the champion has no such metric; not compared",
-                }
-            )
-            continue
-        ok = value is not None and value >= best[key] - max_regression
-        reasons.append(
-            {"metric": key, "check": "champion", "value": value, "champion": best[key], "passed": ok}
-        )
-    return {"passed": all(r["passed"] for r in reasons), "reasons": reasons, "max_regression": max_regression}
+            checks.append(_check(task, metric, "floor", None, reference, verdict="fail",
+                                 note="missing from the metrics file; evaluate this task or remove its floor"))
+        else:
+            ok = value >= floor
+            checks.append(_check(task, metric, "floor", value, reference, verdict="pass" if ok else "fail",
+                                 shortfall=None if ok else floor - value,
+                                 note=f"{value:.2f} {'>=' if ok else '<'} floor {floor:g}"))
+    return checks
 
 
-def run_gate(metrics_path, floors: dict[str, float], champion_dir, max_regression: float, out) -> dict:
-    """Decide on the metrics file at ``metrics_path`` and write the decision artifact to ``out``."""
+def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion_dir, gate_cfg, out) -> dict:
+    """Decide on the candidate's files and write the decision artifact to ``out``.
+
+    ``results_dir``: the candidate's ``<task>.json`` results (default: the metrics file's folder);
+    ``baseline_dir``: ``<name>/<task>.json`` baseline results; ``champion_results``: the folder
+    :func:`momentor.eval.champion.rescore` wrote (None: only allowed while there is no champion).
+    """
     metrics_path = Path(metrics_path)
     if not metrics_path.is_file():
         raise EvalInputError(
             f"{metrics_path}: no metrics file; run momentor evaluate ... --metrics {metrics_path}"
         )
-    champion = champion_metrics(champion_dir) if champion_dir else None
-    decision = decide(read_metrics(metrics_path), floors, champion, max_regression)
+    metrics = read_metrics(metrics_path)
+    results_dir = Path(results_dir) if results_dir else metrics_path.parent
+    gated = [t for t in metrics if t in HEADLINES]
+    candidate = {t: read_result(results_dir / f"{t}.json", t) for t in gated}
+    baselines = {}
+    if baseline_dir:
+        for name in ("random", "fixed"):
+            for task in gated:
+                path = Path(baseline_dir) / name / f"{task}.json"
+                if task in BASELINES and path.is_file():
+                    baselines.setdefault(name, {})[task] = read_result(path, task)
+    champion, note = champion_lib.read_rescored(champion_results, champion_dir)
+    decision = decide(metrics, candidate, baselines, champion, gate_cfg, note)
     decision["champion"] = str(champion_dir) if champion is not None else None
+    decision["champion_note"] = note
     decision["metrics"] = str(metrics_path)
-    if champion is None:
-        decision["note"] = "no champion yet: only the floors were checked"
     write_json(out, decision)
     return decision
-
-
-def promote(checkpoint, metrics, champion, decision: dict | None = None, force: bool = False,
-            keep: int | None = None) -> Path:
-    """Make ``checkpoint`` (a folder) with its ``metrics`` file the champion; returns the release folder.
-
-    ``keep``: past releases kept for rollback (None keeps all); older ones are removed after the swap.
-    """
-    checkpoint, metrics, champion = Path(checkpoint), Path(metrics), Path(champion)
-    if decision is None and not force:
-        raise EvalInputError(
-            "no gate decision given; pass --decision decision.json (or --force to skip the gate)"
-        )
-    if decision is not None and not decision.get("passed") and not force:
-        failed = [r["metric"] for r in decision.get("reasons", []) if not r["passed"]]
-        raise EvalInputError(f"the gate rejected this model (failed: {', '.join(failed)}); not promoting")
-    if not checkpoint.is_dir():
-        raise EvalInputError(f"{checkpoint}: checkpoint folder not found")
-    if not metrics.is_file():
-        raise EvalInputError(f"{metrics}: metrics file not found")
-    releases = champion.parent / f"{champion.name}.releases"
-    releases.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    release_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
-    staging = releases / f".{release_id}.partial"
-    shutil.copytree(checkpoint, staging / "checkpoint", symlinks=False)
-    shutil.copy2(metrics, staging / CHAMPION_METRICS)
-    sidecar = metrics.with_suffix(".config.yaml")
-    if sidecar.is_file():
-        shutil.copy2(sidecar, staging / "metrics.config.yaml")
-    record = {
-        "promoted_at": stamp,
-        "checkpoint": str(checkpoint.resolve()),
-        "metrics": str(metrics.resolve()),
-        "decision": decision,
-        "forced": force and not (decision or {}).get("passed", False),
-    }
-    (staging / "promotion.json").write_text(json.dumps(record, indent=4) + "\n")
-    release = releases / release_id
-    os.rename(staging, release)
-    _point(champion, release)
-    if keep is not None:
-        prune_releases(champion, keep)
-    return release
-
-
-def prune_releases(champion: str | Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest past releases of ``champion``; the current one always stays.
-
-    Releases are ordered by their promotion time (the folder's modification time, then its name). Returns
-    the removed folders.
-    """
-    champion = Path(champion)
-    releases = champion.parent / f"{champion.name}.releases"
-    current = champion.resolve() if champion.is_symlink() else None
-    past = [r for r in releases.iterdir() if r.is_dir() and not r.name.startswith(".") and r.resolve() != current]
-    past.sort(key=lambda r: (r.stat().st_mtime_ns, r.name), reverse=True)
-    removed = past[keep:]
-    for release in removed:
-        shutil.rmtree(release)
-    return removed
-
-
-def _point(champion: Path, release: Path) -> None:
-    """Atomically make ``champion`` a symlink to ``release`` (relative, so the work folder can move)."""
-    if champion.exists() and not champion.is_symlink():
-        # a plain folder from before releases existed: keep it as a release, then link
-        os.rename(champion, champion.parent / f"{champion.name}.releases" / f"legacy-{uuid.uuid4().hex[:6]}")
-    link = champion.parent / f".{champion.name}.{uuid.uuid4().hex[:6]}.link"
-    os.symlink(os.path.relpath(release, champion.parent), link)
-    os.replace(link, champion)

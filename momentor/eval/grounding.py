@@ -283,11 +283,16 @@ def score(
         "clip_to_duration": convention.clip_to_duration,
     }
     # the headline's per-query hits (0 or 100), whatever the thresholds listed: the gate resamples them
-    truth = [[q.query_id, q.video_id, q.duration, q.windows.tolist()] for q in queries]
     result["items"] = items_block(
-        "grounding", [q.query_id for q in queries], hits(judged, HEADLINE_IOU, convention), fingerprint(truth)
+        "grounding", [q.query_id for q in queries], hits(judged, HEADLINE_IOU, convention),
+        truth_fingerprint(queries),
     )
     return result
+
+
+def truth_fingerprint(queries: list[GroundingQuery]) -> str:
+    """What the queries ask and where their answers are: equal fingerprints, same evaluation."""
+    return fingerprint([[q.query_id, q.video_id, q.duration, q.windows.tolist(), q.text] for q in queries])
 
 
 def hits(judged: np.ndarray, threshold: float, convention: GroundingConvention) -> np.ndarray:

@@ -44,6 +44,19 @@ def evaluate(
     raise EvalInputError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
 
 
+def truth_fingerprint(task: str, gt, split=None, source=None, durations=None) -> str:
+    """The fingerprint of a task's ground truth (what ``items.fingerprint`` of its results holds)."""
+    if task == "grounding":
+        from momentor.eval import grounding
+
+        return grounding.truth_fingerprint(grounding.load_ground_truth(gt, durations, split, source))
+    if task == "dense_captioning":
+        from momentor.eval import dense_captioning
+
+        return dense_captioning.truth_fingerprint(dense_captioning.load_ground_truth(gt, split, source))
+    raise EvalInputError(f"{task}: no per-item scores, so no fingerprint; gated tasks: grounding, dense_captioning")
+
+
 def read_metrics(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():

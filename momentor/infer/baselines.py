@@ -1,11 +1,21 @@
-"""Grounding baselines that never look at the video, written in the same format as the model's predictions.
+"""Baselines that never look at the video, written in the same format as the model's predictions.
+
+Grounding:
 
 - ``random``: a uniformly random window per query (two uniform times in [0, T], sorted), seeded;
 - ``fixed``: one window in relative time [a·T, b·T] for every query, with (a, b) the best R@1 at IoU 0.5 on
   the **train** split's queries (a grid of 0.05), so the baseline knows where events tend to lie in this
   corpus but nothing about the video at hand.
 
-A model that learned to ground beats both; ``momentor predict --baseline random|fixed`` writes them.
+Dense captioning (``k`` = the train split's median number of events per video):
+
+- ``random``: ``k`` uniformly random windows per video, each with a caption drawn from the train split's
+  captions, seeded;
+- ``fixed``: the train split's mean relative window of the i-th event (events in start order), for
+  i < ``k``, each with the train split's most frequent caption.
+
+A model that learned the task beats both; ``momentor predict --baseline random|fixed`` writes them, and the
+promotion gate compares the candidate with them on the same items (:mod:`momentor.eval.gate`).
 """
 
 from __future__ import annotations
@@ -48,6 +58,46 @@ def best_fixed_window(queries, threshold: float = 0.5) -> tuple[float, float]:
             if hits > best_hits:
                 best, best_hits = (float(a), float(b)), hits
     return best
+
+
+def baseline_dense_captioning(manifest_dir: str | Path, split: str, kind: str, seed: int = 0) -> dict:
+    """The dense-captioning predictions (``{"results": {video: [{"timestamp", "sentence"}]}}``) of baseline
+    ``kind`` for a split's videos."""
+    from collections import Counter
+
+    from momentor.eval.dense_captioning import load_ground_truth
+
+    train = load_ground_truth(manifest_dir, "train")
+    videos = load_ground_truth(manifest_dir, split)
+    if not train:
+        raise ValueError(f"{manifest_dir}: no train-split events; the dense-captioning baselines learn from them")
+    k = max(1, int(np.median([len(e.sentences) for e in train.values()])))
+    captions = [c for e in train.values() for c in e.sentences]
+    results = {}
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        for video, events in videos.items():
+            d = float(events.duration or events.timestamps.max())
+            windows = np.sort(rng.uniform(0, d, (k, 2)), axis=1)
+            picks = rng.integers(0, len(captions), k)
+            results[video] = [{"timestamp": [float(a), float(b)], "sentence": captions[i]}
+                              for (a, b), i in zip(windows, picks)]
+    elif kind == "fixed":
+        relative = np.zeros((k, 2))
+        counts = np.zeros(k)
+        for events in train.values():
+            d = float(events.duration or events.timestamps.max())
+            ordered = events.timestamps[np.argsort(events.timestamps[:, 0])][:k] / d  # (<=k, 2)
+            relative[: len(ordered)] += ordered
+            counts[: len(ordered)] += 1
+        relative /= np.maximum(counts, 1)[:, None]
+        caption = Counter(captions).most_common(1)[0][0]
+        for video, events in videos.items():
+            d = float(events.duration or events.timestamps.max())
+            results[video] = [{"timestamp": [float(a * d), float(b * d)], "sentence": caption} for a, b in relative]
+    else:
+        raise ValueError(f"unknown baseline {kind!r}; use random or fixed")
+    return {"results": results}
 
 
 def baseline_grounding(manifest_dir: str | Path, split: str, kind: str, seed: int = 0) -> list[dict]:

@@ -15,7 +15,7 @@ def register(sub, common) -> None:
     p.add_argument(
         "--baseline",
         choices=("random", "fixed"),
-        help="instead of a model: a grounding baseline that never looks at the video",
+        help="instead of a model: a baseline that never looks at the video (see momentor/infer/baselines.py)",
     )
     p.add_argument("--out", required=True, help="folder for grounding.json and dense_captioning.json")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -55,12 +55,16 @@ def predict(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.baseline:
-        from momentor.infer.baselines import baseline_grounding
-        from momentor.infer.predict import write_grounding
+        from momentor.infer.baselines import baseline_dense_captioning, baseline_grounding
+        from momentor.infer.predict import write_dense_captioning, write_grounding
 
         manifest = args.manifest or f"{cfg.paths.work}/manifest"
-        path = write_grounding(args.out, baseline_grounding(manifest, args.split, args.baseline, cfg.seed))
-        print(f"grounding ({args.baseline} baseline): {path}")
+        if "grounding" in args.tasks:
+            path = write_grounding(args.out, baseline_grounding(manifest, args.split, args.baseline, cfg.seed))
+            print(f"grounding ({args.baseline} baseline): {path}")
+        if "dense_captioning" in args.tasks:
+            rows = baseline_dense_captioning(manifest, args.split, args.baseline, cfg.seed)
+            print(f"dense_captioning ({args.baseline} baseline): {write_dense_captioning(args.out, rows)}")
         return 0
     if not args.checkpoint:
         print("momentor predict: give --checkpoint (or --baseline)", file=sys.stderr)

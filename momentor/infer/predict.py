@@ -187,9 +187,7 @@ def predict(
         results = predict_dense_captions(
             predictor, manifest_dir, split, features, batch_size, max_caption_tokens
         )
-        written["dense_captioning"] = _write(
-            out / TASK_FILES["dense_captioning"], json.dumps(results, indent=1)
-        )
+        written["dense_captioning"] = write_dense_captioning(out, results)
     return written
 
 
@@ -197,6 +195,12 @@ def write_grounding(out: str | Path, rows: list[dict]) -> Path:
     """``<out>/grounding.json``: JSON Lines of the grounding evaluator."""
     Path(out).mkdir(parents=True, exist_ok=True)
     return _write(Path(out) / TASK_FILES["grounding"], "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def write_dense_captioning(out: str | Path, results: dict) -> Path:
+    """``<out>/dense_captioning.json``: the dense-captioning evaluator's ``{"results": ...}``."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return _write(Path(out) / TASK_FILES["dense_captioning"], json.dumps(results, indent=1))
 
 
 def _write(path: Path, text: str) -> Path:

@@ -60,7 +60,7 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
     assert "exec-data-version" in containers and "exec-raw-data" not in containers
     assert "exec-importer" not in executors
     gpu = {n for n, c in containers.items() if "accelerator" in c["resources"]}
-    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict"}
+    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict", "exec-rescore-champion"}
     for name in gpu:
         accelerator = containers[name]["resources"]["accelerator"]
         assert accelerator["resourceType"] == "nvidia.com/gpu"
@@ -92,7 +92,10 @@ def test_export_and_promote_run_only_if_the_gate_passed_and_the_report_on_both_b
     # the report is written before promotion: it compares with the champion the gate judged against
     assert set(branches[passed]["promote"]["dependentTasks"]) == {"export", "report"}
     # the champion is state outside the artifacts: the gate and the tasks that read it are never cached
-    assert _spec()["root"]["dag"]["tasks"]["gate"]["cachingOptions"] == {}
+    for name in ("rescore-champion", "gate"):
+        assert _spec()["root"]["dag"]["tasks"][name]["cachingOptions"] == {}, name
+    # the baselines never look at the video or the champion: cached by the manifest and the params
+    assert _spec()["root"]["dag"]["tasks"]["baselines"]["cachingOptions"] == {"enableCache": True}
     for branch in branches.values():
         for name, task in branch.items():
             if name != "export":
@@ -124,8 +127,9 @@ def test_the_workspace_claim_is_mounted_where_durable_state_is_used():
             assert mount["mountPath"] == "/workspace"
             mounted[executor] = mount["pvcNameParameter"]["componentInputParameter"]
     by_executor = {name: f"exec-{task['componentRef']['name'][5:]}" for name, task in _by_step().items()}
-    # the champion (gate, report, promote), the checkpoints (both training stages), the raw data read in place
-    users = ("gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
+    # the champion (its re-scoring, gate, report, promote), the checkpoints (both training stages), the raw
+    # data read in place
+    users = ("rescore_champion", "gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
              "validate", "engine")
     for step in users:
         assert by_executor[step] in mounted, f"{step} does not mount the workspace claim"

@@ -68,9 +68,10 @@ def test_evaluate_writes_result_metrics_and_plot(fixtures_dir, tmp_path, in_root
     result = json.loads((tmp_path / "g.json").read_text())
     assert result["R1@0.5"] == 100.0 and result["gt_windows_past_end"] == 562
     combined = json.loads(metrics.read_text())
-    assert (
-        set(combined) == {"qvhighlights", "grounding"} and combined["grounding"] == result
-    )  # merged, not replaced
+    # merged, not replaced; the per-item scores stay in the task's own result file
+    assert set(combined) == {"qvhighlights", "grounding"}
+    assert combined["grounding"] == {k: v for k, v in result.items() if k != "items"}
+    assert len(result["items"]["values"]) == result["num_queries"]
     assert (
         "iou_thresholds" in metrics.with_suffix(".config.yaml").read_text()
     )  # the resolved config beside it
@@ -93,59 +94,49 @@ def test_report_page_is_self_contained(fixtures_dir, tmp_path, in_root):
     assert (
         main(["evaluate", "grounding", "--gt", str(gt), "--pred", str(pred), "--metrics", str(metrics)]) == 0
     )
-    champion = tmp_path / "champion"
-    champion.mkdir()
-    write_json(champion / "metrics.json", {"grounding": {"R1@0.5": 50.0, "mIoU": 90.0}})
-    log = tmp_path / "train.jsonl"
-    write_jsonl(
-        log, [{"step": s, "loss": 3.0 / s, "stage": "gesm" if s < 5 else "instruct"} for s in range(1, 9)]
-    )
+    # the champion as momentor rescore-champion leaves it, and a baseline
+    scores = tmp_path / "champion-scores"
+    write_json(scores.mkdir() or scores / "champion.json", {"champion": "c", "release": "r1", "predictions": "reused"})
+    write_json(scores / "grounding.json", {"R1@0.5": 50.0, "mIoU": 90.0})
+    (tmp_path / "baselines" / "random").mkdir(parents=True)
+    write_json(tmp_path / "baselines" / "random" / "grounding.json", {"R1@0.5": 9.0, "mIoU": 15.0})
+    logs = []
+    for stage, steps in (("gesm", range(1, 5)), ("instruct", range(1, 9))):
+        logs += ["--train-log", str(write_jsonl(tmp_path / f"{stage}.jsonl",
+                                                [{"step": s, "loss": 3.0 / s, "stage": stage} for s in steps]))]
     out = tmp_path / "report.html"
-    code = main(
-        [
-            "report",
-            "--metrics",
-            str(metrics),
-            "--champion",
-            str(champion),
-            "--timeline",
-            "grounding",
-            str(gt),
-            str(pred),
-            "--train-log",
-            str(log),
-            "--out",
-            str(out),
-            "-S",
-            "eval.report_samples=2",
-        ]
-    )
+    code = main(["report", "--metrics", str(metrics), "--champion-results", str(scores), "--baseline-results",
+                 str(tmp_path / "baselines"), "--timeline", "grounding", str(gt), str(pred), *logs, "--out", str(out),
+                 "-S", "eval.report_samples=2"])
     assert code == 0
-    page = out.read_text()
+    page = re.sub(r">\s+<", "><", out.read_text())
     ours = json.loads(metrics.read_text())["grounding"]
-    assert f"<td>R1@0.5</td><td>{ours['R1@0.5']:.2f}</td><td class='muted'>50.00</td>" in page
-    assert f"{ours['mIoU'] - 90.0:+.2f}" in page
-    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert (f'<td>R1@0.5</td><td>{ours["R1@0.5"]:.2f}</td><td class="muted">50.00</td>'
+            f'<td class="up">{ours["R1@0.5"] - 50:+.2f}</td><td class="muted">9.00</td>') in page
+    assert f"{ours['mIoU'] - 90.0:+.2f}" in page and "Stages: gesm, instruct." in page
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 3  # two timelines and the training curve
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert "http" not in page  # nothing fetched from elsewhere
 
 
-def test_report_shows_the_gate_decision():
-    decision = {
-        "passed": False,
-        "reasons": [
-            {
-                "metric": "grounding.R1@0.5",
-                "check": "champion",
-                "value": 20.0,
-                "champion": 30.0,
-                "passed": False,
-            }
-        ],
-    }
-    page = report.render({"grounding": {"R1@0.5": 20.0}}, decision=decision)
-    assert "REJECTED" in page and "<td>30.00</td>" in page
+def test_the_rejection_report_says_which_check_failed_and_by_how_much():
+    from momentor import config
+    from momentor.eval import gate
+    from momentor.eval.items import items_block
+
+    def result(hits):
+        return {"items": items_block("grounding", [f"q{i}" for i in range(40)],
+                                     [100.0 if i < hits else 0.0 for i in range(40)], "fp")}
+
+    decision = gate.decide({"grounding": {"R1@0.5": 5.0}}, {"grounding": result(2)}, {"random": {"grounding": result(4)}},
+                           None, config.load(None, []).gate)
+    page = re.sub(r">\s+<", "><", report.render({"grounding": {"R1@0.5": 5.0}}, decision=decision))
+    failed = next(c for c in decision["reasons"] if c["verdict"] == "fail")
+    assert "REJECTED" in page and "<b>grounding R1@0.5 baseline:random</b>" in page
+    assert f"(short by {failed['shortfall']:.2f} points)" in page
+    assert "<td>random</td><td>10.00</td>" in page and "<td>candidate</td><td>5.00</td>" in page
+    assert "No champion scored on this split" in page
 
 
 def test_training_log_csv_and_lanes(tmp_path):

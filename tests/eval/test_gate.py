@@ -1,4 +1,5 @@
-"""Promotion gate: floors, non-regression, no champion, and the atomic champion switch (through the CLI)."""
+"""Promotion gate: paired intervals against the baselines and the champion on the same items, floors, and the
+champion's releases (through the CLI: evaluate → rescore-champion → gate → promote)."""
 
 from __future__ import annotations
 
@@ -7,199 +8,226 @@ import os
 from pathlib import Path
 
 import pytest
-from eval_files import write_json
+from eval_files import write_json, write_jsonl
 
+from momentor import config
 from momentor.cli import main
+from momentor.eval import champion as champion_lib
 from momentor.eval import gate
+from momentor.eval.items import items_block
 from momentor.eval.jsonio import EvalInputError
 
-FLOORS = {"grounding.R1@0.5": 20.0, "qvhighlights.brief.MR-full-mAP": 0.0}
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _metrics(r1, mr_map=10.0):
-    return {
-        "grounding": {"R1@0.5": r1, "convention": {"iou_inclusive": True}},
-        "qvhighlights": {"brief": {"MR-full-mAP": mr_map}},
-    }
+def _result(values, task="grounding", fingerprint="split-1") -> dict:
+    ids = [f"q{i}" for i in range(len(values))]
+    return {"items": items_block(task, ids, values, fingerprint)}
 
 
-def test_passes_floors_without_a_champion():
-    decision = gate.decide(_metrics(25.0), FLOORS, champion=None)
-    assert decision["passed"]
-    assert [(r["metric"], r["check"], r["passed"]) for r in decision["reasons"]] == [
-        ("grounding.R1@0.5", "floor", True),
-        ("qvhighlights.brief.MR-full-mAP", "floor", True),
-    ]
+def _gate(**overrides):
+    return config.load(None, [f"gate.{k}={v}" for k, v in overrides.items()]).gate
 
 
-def test_fails_below_a_floor():
-    decision = gate.decide(_metrics(19.99), FLOORS, champion=None)
+def _hits(n_hit: int, n: int = 60, offset: int = 0) -> list[float]:
+    return [100.0 if offset <= i < offset + n_hit else 0.0 for i in range(n)]
+
+
+def _decide(candidate, random=None, fixed=None, champion=None, gate_cfg=None, metrics=None):
+    baselines = {name: {"grounding": result} for name, result in (("random", random), ("fixed", fixed)) if result}
+    return gate.decide(metrics or {"grounding": {"R1@0.5": 0.0}}, {"grounding": candidate}, baselines,
+                       None if champion is None else {"grounding": champion}, gate_cfg or _gate())
+
+
+def _check(decision, name) -> dict:
+    return next(c for c in decision["reasons"] if c["check"] == name)
+
+
+def test_an_untrained_candidate_is_rejected_by_the_random_baseline_check():
+    decision = _decide(_result(_hits(0)), random=_result(_hits(6)), fixed=_result(_hits(20)))
     assert not decision["passed"]
-    assert [r["metric"] for r in decision["reasons"] if not r["passed"]] == ["grounding.R1@0.5"]
+    failed = [c for c in decision["reasons"] if c["verdict"] == "fail"]
+    assert [c["check"] for c in failed] == ["baseline:random"]
+    assert failed[0]["difference"] == -10.0 and failed[0]["shortfall"] > 0 and "random baseline" in failed[0]["note"]
+    # the fixed baseline is computed and shown, not gated by default
+    assert _check(decision, "baseline:fixed")["verdict"] == "shown"
 
 
-def test_fails_on_regression_beyond_the_allowance():
-    champion = _metrics(30.0, mr_map=10.0)
-    assert gate.decide(_metrics(29.5, 10.0), FLOORS, champion, max_regression=0.5)["passed"]
-    decision = gate.decide(_metrics(29.4, 10.0), FLOORS, champion, max_regression=0.5)
-    failed = [r for r in decision["reasons"] if not r["passed"]]
-    assert not decision["passed"] and len(failed) == 1
-    assert failed[0] == {
-        "metric": "grounding.R1@0.5",
-        "check": "champion",
-        "value": 29.4,
-        "champion": 30.0,
-        "passed": False,
-    }
+def test_a_candidate_must_beat_the_random_baseline_with_confidence_not_by_a_hair():
+    assert not _decide(_result(_hits(7)), random=_result(_hits(6)))["passed"]  # +1.7 points on 60 queries
+    decision = _decide(_result(_hits(30)), random=_result(_hits(6)))
+    random = _check(decision, "baseline:random")
+    assert decision["passed"] and random["verdict"] == "pass" and random["interval"][0] > 0
 
 
-def test_missing_metric_fails_and_says_why():
-    decision = gate.decide({"grounding": {"R1@0.5": 50.0}}, FLOORS, champion=None)
-    missing = decision["reasons"][1]
-    assert not decision["passed"] and missing["value"] is None and "missing" in missing["note"]
+def test_the_fixed_baseline_gates_when_listed():
+    candidate, fixed = _result(_hits(20)), _result(_hits(25))
+    assert _decide(candidate, _result(_hits(2)), fixed)["passed"]
+    decision = _decide(candidate, _result(_hits(2)), fixed, gate_cfg=_gate(beat_fixed="[grounding]"))
+    assert not decision["passed"] and _check(decision, "baseline:fixed")["verdict"] == "fail"
 
 
-def test_champion_without_the_metric_is_not_compared():
-    decision = gate.decide(_metrics(25.0), FLOORS, champion={"grounding": {"R1@0.5": 24.0}})
-    assert decision["passed"]
-    assert "not compared" in decision["reasons"][-1]["note"]
+def test_a_listed_baseline_without_its_result_fails_and_says_how_to_make_it():
+    decision = _decide(_result(_hits(30)))
+    random = _check(decision, "baseline:random")
+    assert not decision["passed"] and "momentor predict --baseline random" in random["note"]
+
+
+def test_a_candidate_identical_to_the_champion_is_not_a_regression():
+    same = _hits(20)
+    decision = _decide(_result(same), random=_result(_hits(2)), champion=_result(list(same)))
+    compared = _check(decision, "champion")
+    assert decision["passed"] and compared["verdict"] == "pass"
+    assert compared["difference"] == 0.0 and compared["interval"] == [0.0, 0.0]
+
+
+def test_a_candidate_clearly_worse_than_the_champion_is_rejected_by_how_much():
+    decision = _decide(_result(_hits(15)), random=_result(_hits(2)), champion=_result(_hits(40)))
+    compared = _check(decision, "champion")
+    assert not decision["passed"] and compared["verdict"] == "fail"
+    assert compared["difference"] == pytest.approx(-41.6667, abs=1e-3) and compared["interval"][1] < 0
+    assert compared["shortfall"] == pytest.approx(-compared["interval"][1])
+    assert decision["tasks"]["grounding"]["models"]["champion"]["value"] == pytest.approx(66.6667, abs=1e-3)
+
+
+def test_a_small_drop_within_the_noise_or_the_tolerance_passes():
+    # 2 of 60 queries lost: the interval of the difference reaches above 0, so it is not called a regression
+    champion = _result(_hits(20))
+    assert _decide(_result(_hits(18)), random=_result(_hits(2)), champion=champion)["passed"]
+    worse = _result(_hits(10))
+    assert not _decide(worse, random=_result(_hits(2)), champion=champion)["passed"]
+    assert _decide(worse, random=_result(_hits(2)), champion=champion, gate_cfg=_gate(tolerance=40))["passed"]
+
+
+def test_results_on_other_items_are_not_paired():
+    with pytest.raises(EvalInputError, match="other ground truth"):
+        _decide(_result(_hits(20)), random=_result(_hits(2), fingerprint="split-2"))
+
+
+def test_floors_and_tasks_without_items():
+    metrics = {"grounding": {"R1@0.5": 33.33}, "qvhighlights": {"brief": {"MR-full-mAP": 10.0}}}
+    decision = _decide(_result(_hits(20)), random=_result(_hits(2)), metrics=metrics,
+                       gate_cfg=_gate(floors="{grounding.R1@0.5: 40}"))
+    floor = _check(decision, "floor")
+    assert not decision["passed"] and floor["shortfall"] == pytest.approx(6.67) and floor["verdict"] == "fail"
+    skipped = _check(decision, "items")
+    assert skipped["task"] == "qvhighlights" and skipped["verdict"] == "skipped" and "no per-item" in skipped["note"]
+
+
+def test_unknown_tasks_in_the_baseline_lists_are_config_errors():
+    with pytest.raises(config.ConfigError, match="gate.beat_random"):
+        _gate(beat_random="[qvhighlights]")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# through the CLI, on the real Charades-STA test queries
 
 
 def _cli(*argv) -> int:
     return main([*argv[:1], "--params", "params.yaml", *argv[1:]])
 
 
-def test_gate_then_promote_then_regression_through_the_cli(tmp_path, monkeypatch):
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project root, for params.yaml
+def _predictions(fixtures_dir, folder: Path, shift: float) -> Path:
+    """Each query's true window moved by ``shift`` seconds, as ``<folder>/grounding.json``."""
+    from momentor.eval import grounding
+
+    queries = grounding.load_ground_truth(fixtures_dir / "charades_sta" / "charades_sta_test.txt")
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_jsonl(folder / "grounding.json", [
+        {"query_id": q.query_id, "video_id": q.video_id,
+         "pred_windows": [[q.windows[0][0] + shift, q.windows[0][1] + shift, 1.0]]} for q in queries])
+
+
+def _evaluate(gt, pred, out: Path) -> None:
+    assert _cli("evaluate", "grounding", "--gt", str(gt), "--pred", str(pred), "--out", str(out / "grounding.json"),
+                "--metrics", str(out / "metrics.json"), "--headline", str(out / "headline.json")) == 0
+
+
+def _gate_cli(run: Path, champion: Path, *extra) -> tuple[int, dict]:
+    code = _cli("gate", "--metrics", str(run / "eval" / "metrics.json"), "--baseline-results", str(run / "baselines"),
+                "--champion-results", str(run / "champion"), "--champion", str(champion),
+                "--out", str(run / "decision.json"), *extra)
+    return code, json.loads((run / "decision.json").read_text())
+
+
+def _run(fixtures_dir, tmp_path, name: str, shift: float, champion: Path) -> Path:
+    """One run's evaluation: the candidate's predictions and results, the baselines', the champion re-scored."""
+    gt = fixtures_dir / "charades_sta" / "charades_sta_test.txt"
+    run = tmp_path / name
+    _evaluate(gt, _predictions(fixtures_dir, run / "predictions", shift), run / "eval")
+    for baseline, off in (("random", 9.0), ("fixed", 6.0)):  # far-off windows stand in for the baselines
+        folder = run / "baselines" / baseline
+        _evaluate(gt, _predictions(fixtures_dir, folder / "predictions", off), folder)
+    assert _cli("rescore-champion", "--gt", str(gt), "--tasks", "grounding", "--champion", str(champion),
+                "--out", str(run / "champion")) == 0
+    return run
+
+
+def test_evaluate_rescore_gate_promote_through_the_cli(fixtures_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)  # params.yaml
     champion = tmp_path / "champion"
     checkpoint = tmp_path / "ckpt"
     checkpoint.mkdir()
     (checkpoint / "weights.safetensors").write_bytes(b"first")
-    first = write_json(tmp_path / "first.json", _metrics(30.0))
-    floors = "gate.floors={grounding.R1@0.5: 20.0}"
 
-    assert (
-        _cli(
-            "gate",
-            "-S",
-            floors,
-            "--metrics",
-            str(first),
-            "--champion",
-            str(champion),
-            "--out",
-            str(tmp_path / "d1.json"),
-        )
-        == 0
-    )
-    d1 = json.loads((tmp_path / "d1.json").read_text())
-    assert d1["passed"] and d1["champion"] is None and "no champion" in d1["note"]
-
-    assert (
-        _cli(
-            "promote",
-            "--checkpoint",
-            str(checkpoint),
-            "--metrics",
-            str(first),
-            "--decision",
-            str(tmp_path / "d1.json"),
-            "--champion",
-            str(champion),
-        )
-        == 0
-    )
-    assert (
-        champion.is_symlink() and (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"first"
-    )
-    assert json.loads((champion / "metrics.json").read_text())["grounding"]["R1@0.5"] == 30.0
+    first = _run(fixtures_dir, tmp_path, "first", 0.0, champion)
+    assert json.loads((first / "champion" / "champion.json").read_text())["champion"] is None
+    code, decision = _gate_cli(first, champion)
+    assert code == 0 and decision["passed"] and decision["champion"] is None
+    assert [c["verdict"] for c in decision["reasons"]] == ["pass", "shown", "skipped"]
+    headline = json.loads((first / "eval" / "headline.json").read_text())
+    assert headline["grounding"]["R1@0.5"] == 100.0 and set(headline["grounding"]) >= {"R1@0.5_low", "mIoU"}
+    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(first / "eval" / "metrics.json"),
+                "--decision", str(first / "decision.json"), "--results", str(first / "eval"),
+                "--predictions", str(first / "predictions"), "--champion", str(champion)) == 0
     first_release = champion.resolve()
+    assert (champion / "predictions" / "grounding.json").is_file() and (champion / "results" / "grounding.json").is_file()
 
-    worse = write_json(tmp_path / "worse.json", _metrics(25.0))
-    assert (
-        _cli(
-            "gate",
-            "-S",
-            floors,
-            "--metrics",
-            str(worse),
-            "--champion",
-            str(champion),
-            "--out",
-            str(tmp_path / "d2.json"),
-            "--fail-on-reject",
-        )
-        == 1
-    )
-    d2 = json.loads((tmp_path / "d2.json").read_text())
-    assert not d2["passed"] and d2["reasons"][1]["champion"] == 30.0
-    # a rejected model is not promoted: the champion still points at the first release
-    (checkpoint / "weights.safetensors").write_bytes(b"second")
-    assert (
-        _cli(
-            "promote",
-            "--checkpoint",
-            str(checkpoint),
-            "--metrics",
-            str(worse),
-            "--decision",
-            str(tmp_path / "d2.json"),
-            "--champion",
-            str(champion),
-        )
-        == 1
-    )
+    # the same split: the champion's stored predictions are re-scored, an identical candidate is no regression
+    same = _run(fixtures_dir, tmp_path, "same", 0.0, champion)
+    marker = json.loads((same / "champion" / "champion.json").read_text())
+    assert marker["predictions"].startswith("reused")
+    code, decision = _gate_cli(same, champion)
+    compared = next(c for c in decision["reasons"] if c["check"] == "champion")
+    assert code == 0 and compared["verdict"] == "pass" and compared["interval"] == [0.0, 0.0]
+    # promoting the champion's own checkpoint again changes nothing
+    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(same / "eval" / "metrics.json"),
+                "--decision", str(same / "decision.json"), "--champion", str(champion)) == 0
     assert champion.resolve() == first_release
 
-    better = write_json(tmp_path / "better.json", _metrics(31.0))
-    assert (
-        _cli(
-            "gate",
-            "-S",
-            floors,
-            "--metrics",
-            str(better),
-            "--champion",
-            str(champion),
-            "--out",
-            str(tmp_path / "d3.json"),
-        )
-        == 0
-    )
-    assert (
-        _cli(
-            "promote",
-            "--checkpoint",
-            str(checkpoint),
-            "--metrics",
-            str(better),
-            "--decision",
-            str(tmp_path / "d3.json"),
-            "--champion",
-            str(champion),
-        )
-        == 0
-    )
-    assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"second"
-    assert first_release.is_dir() and champion.resolve() != first_release  # old release kept for rollback
-    assert not list(champion.parent.glob(".*.partial")) and not list(champion.parent.glob(".*link"))
+    # a clearly worse candidate on the same queries is rejected, by the champion check, and not promoted
+    worse = _run(fixtures_dir, tmp_path, "worse", 3.0, champion)
+    code, decision = _gate_cli(worse, champion, "--fail-on-reject")
+    assert code == 1 and not decision["passed"]
+    assert [c["check"] for c in decision["reasons"] if not c["passed"]] == ["champion"]
+    (checkpoint / "weights.safetensors").write_bytes(b"second")
+    assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(worse / "eval" / "metrics.json"),
+                "--decision", str(worse / "decision.json"), "--champion", str(champion)) == 1
+    assert "rejected" in capsys.readouterr().err and champion.resolve() == first_release
+
+    # the champion exists but was not re-scored on this split: the gate refuses to compare old numbers
+    capsys.readouterr()
+    assert _cli("gate", "--metrics", str(worse / "eval" / "metrics.json"), "--champion", str(champion),
+                "--baseline-results", str(worse / "baselines"), "--out", str(tmp_path / "d.json")) == 1
+    assert "not re-scored" in capsys.readouterr().err
 
 
 def test_promote_needs_a_decision(tmp_path):
     (tmp_path / "ckpt").mkdir()
-    metrics = write_json(tmp_path / "m.json", _metrics(30.0))
+    metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 30.0}})
     with pytest.raises(EvalInputError, match="--decision"):
-        gate.promote(tmp_path / "ckpt", metrics, tmp_path / "champion")
-    release = gate.promote(tmp_path / "ckpt", metrics, tmp_path / "champion", force=True)
+        champion_lib.promote(tmp_path / "ckpt", metrics, tmp_path / "champion")
+    release = champion_lib.promote(tmp_path / "ckpt", metrics, tmp_path / "champion", force=True)
     assert json.loads((release / "promotion.json").read_text())["forced"] is True
 
 
 def test_plain_champion_folder_is_kept_as_a_release(tmp_path):
     legacy = tmp_path / "champion"
     legacy.mkdir()
-    write_json(legacy / "metrics.json", _metrics(1.0))
+    write_json(legacy / "metrics.json", {"grounding": {"R1@0.5": 1.0}})
     (tmp_path / "ckpt").mkdir()
-    gate.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", _metrics(2.0)), legacy, {"passed": True})
+    champion_lib.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 2.0}}), legacy,
+                         {"passed": True})
     assert legacy.is_symlink()
     kept = list((tmp_path / "champion.releases").glob("legacy-*"))
     assert len(kept) == 1 and json.loads((kept[0] / "metrics.json").read_text())["grounding"]["R1@0.5"] == 1.0
@@ -211,8 +239,8 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
     for i in range(5):
         (tmp_path / "ckpt").mkdir(exist_ok=True)
         (tmp_path / "ckpt" / "weights.safetensors").write_bytes(str(i).encode())
-        release = gate.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", _metrics(float(i))), champion,
-                               {"passed": True}, keep=2)
+        metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": float(i)}})
+        release = champion_lib.promote(tmp_path / "ckpt", metrics, champion, {"passed": True}, keep=2)
         os.utime(release, ns=(i * 10**9, i * 10**9))  # promotion order, whatever the file system's clock
         released.append(release)
     left = sorted(p.name for p in (tmp_path / "champion.releases").iterdir())
@@ -220,5 +248,5 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
     assert left == sorted(r.name for r in released[-3:])
     assert champion.resolve() == released[-1].resolve()
     assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"4"
-    assert gate.prune_releases(champion, 0) == [released[-2], released[-3]]
+    assert champion_lib.prune_releases(champion, 0) == [released[-2], released[-3]]
     assert [p.name for p in (tmp_path / "champion.releases").iterdir()] == [released[-1].name]
