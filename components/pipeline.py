@@ -73,7 +73,7 @@ def gate_and_release(params, candidate, evaluation: dict, references: dict, cham
     """
     metrics_file = evaluation["metrics_file"]
     # the gate reads, and promote changes, the champion folder: state outside the artifacts, never cached
-    decided = _on(gate(params=params, metrics_file=metrics_file, results=evaluation["results"],
+    decided = _on(gate(params=params, model=candidate, metrics_file=metrics_file, results=evaluation["results"],
                        champion_dir=champion_dir, **references), "gate", image,
                   workspace_pvc=workspace_pvc).set_caching_options(False)
     decision = decided.outputs["decision"]

@@ -198,8 +198,9 @@ STEPS: tuple[Step, ...] = (
     Step(
         name="gate",
         cmds=("momentor gate --metrics work/eval/metrics.json --baseline-results work/eval/baselines "
-              "--champion-results work/eval/champion --out work/eval/decision.json",),
-        deps=("work/eval/metrics.json", "work/eval/grounding.json", "work/eval/dense_captioning.json",
+              "--champion-results work/eval/champion --checkpoint work/train/instruct/final "
+              "--out work/eval/decision.json",),
+        deps=("work/train/instruct", "work/eval/metrics.json", "work/eval/grounding.json", "work/eval/dense_captioning.json",
               "work/eval/baselines", "work/eval/champion", "momentor/eval/gate.py", "momentor/eval/bootstrap.py"),
         params=("gate",),
         outs=("work/eval/decision.json",),

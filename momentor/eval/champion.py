@@ -79,9 +79,11 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
         raise EvalInputError(f"{metrics}: metrics file not found")
     digest = checkpoint_digest(checkpoint)
     if exists(champion) and _promotion(champion).get("checkpoint_digest") == digest:
-        # a retried promote task, or a re-run on an unchanged candidate: it is already the champion
+        # a retried promote task (its first try succeeded), or a re-run on an unchanged candidate
         log.info("%s is already the champion (%s); nothing to promote", checkpoint, champion.resolve().name)
         return champion.resolve()
+    if decision is not None and not force:
+        _check_binding(decision, checkpoint, metrics, champion)
     releases = champion.parent / f"{champion.name}.releases"
     releases.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -110,7 +112,7 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
         "checkpoint_digest": digest,
         "fingerprints": fingerprints,
         "decision": decision,
-        "forced": force and not (decision or {}).get("passed", False),
+        "forced": bool(force),  # --force skips the decision and its checks: always recorded
     }
     (staging / "promotion.json").write_text(json.dumps(record, indent=4) + "\n")
     release = releases / release_id
@@ -119,6 +121,31 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     if keep is not None:
         prune_releases(champion, keep)
     return release
+
+
+def current_release(champion: str | Path) -> str | None:
+    """The release folder's name the champion points at (None: no champion)."""
+    champion = Path(champion)
+    return champion.resolve().name if exists(champion) else None
+
+
+def _check_binding(decision: dict, checkpoint: Path, metrics: Path, champion: Path) -> None:
+    """Refuse a decision about another checkpoint, other metrics, or a champion that has changed since."""
+    from momentor.eval.gate import file_digest
+
+    bound = decision.get("candidate") or {}
+    redo = "run momentor gate on this checkpoint and these metrics again, or promote with --force"
+    if not bound.get("checkpoint_digest") or not bound.get("metrics_digest"):
+        raise EvalInputError(f"the decision names no checkpoint and metrics it judged (no digests); {redo}")
+    if bound["checkpoint_digest"] != checkpoint_digest(checkpoint):
+        raise EvalInputError(f"the decision judged another checkpoint than {checkpoint} (digest differs); {redo}")
+    if bound["metrics_digest"] != file_digest(metrics):
+        raise EvalInputError(f"the decision judged other metrics than {metrics} (digest differs); {redo}")
+    if decision.get("champion_release", current_release(champion)) != current_release(champion):
+        raise EvalInputError(
+            f"the champion changed since the gate judged this model ({decision.get('champion_release')} -> "
+            f"{current_release(champion)}); {redo}"
+        )
 
 
 def checkpoint_digest(checkpoint: Path) -> str:

@@ -4,7 +4,7 @@ momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--he
 momentor baselines --gt DIR --split test --out DIR [--tasks ...]
 momentor rescore-champion --gt DIR --split test --out DIR [--tasks ...] [--champion DIR]
 momentor gate --metrics FILE [--results DIR] [--baseline-results DIR] [--champion-results DIR]
-              [--champion DIR] --out decision.json [--fail-on-reject]
+              [--checkpoint DIR] [--champion DIR] --out decision.json [--fail-on-reject]
 momentor promote --checkpoint DIR --metrics FILE --decision decision.json [--results DIR]
                  [--predictions DIR] [--champion DIR] [--status FILE]
 momentor report --metrics FILE [--decision FILE] [--results DIR] [--baseline-results DIR]
@@ -80,7 +80,7 @@ def run_gate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     decision = gate.run_gate(args.metrics, args.results, args.baseline_results, args.champion_results,
-                             _champion_dir(args, cfg), cfg.gate, args.out)
+                             _champion_dir(args, cfg), cfg.gate, args.out, checkpoint=args.checkpoint)
     for check in decision["reasons"]:
         log.info("%-7s %s %s %s: %s", check["verdict"].upper(), check["task"], check["metric"], check["check"],
                  check["note"])
@@ -249,6 +249,8 @@ def register(sub, common) -> None:
     p.add_argument("--results", help="folder of the candidate's <task>.json results (default: the metrics' folder)")
     p.add_argument("--baseline-results", help="folder of <random|fixed>/<task>.json baseline results")
     p.add_argument("--champion-results", help="the folder momentor rescore-champion wrote")
+    p.add_argument("--checkpoint", help="the candidate's checkpoint: its weights must be finite, and the decision is "
+                                        "bound to it (promote checks the digest)")
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--out", required=True, help="write the decision JSON here")
     p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when the gate rejects")

@@ -14,6 +14,7 @@ comparison made on the *same items* with :func:`momentor.eval.bootstrap.paired_d
   the upper bound of (candidate - champion) < -tolerance. A run-to-run wobble of a few points on 66 queries
   is not a regression; a candidate identical to the champion has the interval [0, 0]. Skipped, and said so,
   when there is no champion yet.
+- ``finite_weights``: the candidate's checkpoint (``--checkpoint``) holds no NaN or infinite tensor.
 - ``floor``: optional absolute floors, ``gate.floors`` (dotted keys into the metrics file, e.g.
   ``grounding.R1@0.5: 20``).
 
@@ -26,6 +27,10 @@ and the report: ``{"passed", "reasons": [{"task", "metric", "check", "value", "r
 "note"}], "tasks": {task: {"metric", "unit", "items", "models": {name: {"value", "low", "high"}}}},
 "champion", "gate": {...}}``. ``verdict`` is ``pass``, ``fail``, ``shown`` (computed, not gated) or
 ``skipped``; ``shortfall`` is how many points a failed check missed by.
+
+The decision is bound to what it judged: ``"candidate": {"checkpoint", "checkpoint_digest", "metrics_digest"}``
+and ``"champion_release"`` (the release the champion pointed at). ``momentor promote`` checks all three again
+and refuses a decision about another checkpoint, other metrics, or a champion that changed since.
 """
 
 from __future__ import annotations
@@ -167,7 +172,26 @@ def _floors(metrics: dict, floors: dict[str, float]) -> list[dict]:
     return checks
 
 
-def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion_dir, gate_cfg, out) -> dict:
+def file_digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _weights_check(checkpoint) -> dict:
+    from momentor.model.checkpoint import nonfinite_tensors
+
+    try:
+        bad = nonfinite_tensors(checkpoint)
+    except FileNotFoundError as err:
+        raise EvalInputError(str(err)) from err
+    note = (f"non-finite values in {len(bad)} tensor(s): {', '.join(bad[:5])}; training diverged, do not ship it"
+            if bad else "every trainable tensor is finite")
+    return _check("-", "-", "finite_weights", verdict="fail" if bad else "pass", note=note)
+
+
+def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion_dir, gate_cfg, out,
+             checkpoint=None) -> dict:
     """Decide on the candidate's files and write the decision artifact to ``out``.
 
     ``results_dir``: the candidate's ``<task>.json`` results (default: the metrics file's folder);
@@ -192,6 +216,15 @@ def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion
                     baselines.setdefault(name, {})[task] = read_result(path, task)
     champion, note = champion_lib.read_rescored(champion_results, champion_dir)
     decision = decide(metrics, candidate, baselines, champion, gate_cfg, note)
+    if checkpoint is not None:
+        decision["reasons"].insert(0, _weights_check(checkpoint))
+        decision["passed"] = all(c["passed"] for c in decision["reasons"])
+    decision["candidate"] = {
+        "checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
+        "checkpoint_digest": None if checkpoint is None else champion_lib.checkpoint_digest(Path(checkpoint)),
+        "metrics_digest": file_digest(metrics_path),
+    }
+    decision["champion_release"] = champion_lib.current_release(champion_dir)
     decision["champion"] = str(champion_dir) if champion is not None else None
     decision["champion_note"] = note
     decision["metrics"] = str(metrics_path)

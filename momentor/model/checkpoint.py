@@ -91,3 +91,14 @@ def load(folder: str | Path, with_encoder: bool = True) -> tuple[Momentor, confi
     model = build_model(cfg.model, seed=cfg.seed, with_encoder=with_encoder)
     load_weights(model, folder)
     return model, cfg
+
+
+def nonfinite_tensors(folder: str | Path) -> list[str]:
+    """Names of the checkpoint's trainable tensors that hold a NaN or an infinity (empty: all finite)."""
+    import torch
+    from safetensors.torch import load_file
+
+    path = Path(folder) / WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no {WEIGHTS}; is {folder} a momentor checkpoint folder?")
+    return [name for name, tensor in load_file(path).items() if not bool(torch.isfinite(tensor).all())]

@@ -73,7 +73,8 @@ def test_every_step_runs_in_a_pod_sized_by_the_step_table(pods):
             checked += 1
     assert checked == len(STEPS) + 3  # the retraining DAG's steps and the ingestion DAG's three checks
     gpu_steps = sorted(row["name"] for row in STEPS if row["resources"]["gpu"])
-    assert gpu_steps == ["features", "predict", "train_gesm", "train_instruct"]  # extraction, training, prediction
+    # extraction, training, prediction (of the candidate, and of the champion on a changed split)
+    assert gpu_steps == ["features", "predict", "rescore_champion", "train_gesm", "train_instruct"]
     assert _main(retrain["train_gesm"])["resources"]["requests"] != _main(retrain["gate"])["resources"]["requests"]
 
 

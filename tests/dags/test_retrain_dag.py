@@ -76,10 +76,12 @@ def test_the_gate_branch_follows_the_decision_and_the_report_runs_on_both_sides(
 @pytest.mark.slow
 @pytest.mark.integration
 def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(clean_airflow_home, tmp_path):
-    """The steps as tasks in the worker; the second run's impossible floor rejects it, against the champion
-    the first run promoted. ~2 min: slow (the branch wiring has fast tests: test_dag_files, after_gate)."""
+    """The steps as tasks in the worker. The first run asks nothing of its few-step model (no baseline check,
+    no champion yet) and is promoted; the second, with the default gate, is rejected by the random-baseline
+    check, and judged against the champion the first run promoted, re-scored on the same queries. ~2 min:
+    slow (the branch wiring has fast tests: test_dag_files, after_gate; the verbs: tests/eval, tests/infer)."""
     env = {"MOMENTOR_WORKSPACE": str(tmp_path / "workspace"), "MOMENTOR_CHAMPION": str(tmp_path / "champion")}
-    conf = {"use_sample_corpus": True, "preset": "tiny", "overrides": SMALL}
+    conf = {"use_sample_corpus": True, "preset": "tiny", "overrides": [*SMALL, "gate.beat_random=[]"]}
     passed = _run(clean_airflow_home, conf, env)
     assert passed["state"] == "success", passed["tasks"]
     assert passed["tasks"]["publish_champion"] == "success" and passed["tasks"]["report_rejection"] == "skipped"
@@ -93,13 +95,19 @@ def test_two_runs_share_the_workspace_the_second_is_judged_against_the_first(cle
     promotion = json.loads((tmp_path / "champion" / "promotion.json").read_text())
     assert promotion["checkpoint"].startswith(str(run_dir))
 
-    rejected = _run(clean_airflow_home, {**conf, "gate_floors": {"grounding.R1@0.5": 101}}, env)
+    rejected = _run(clean_airflow_home, {**conf, "overrides": SMALL}, env)
     assert rejected["tasks"]["report_rejection"] == "success", rejected["tasks"]
     assert rejected["tasks"]["publish_champion"] == "skipped" and rejected["tasks"]["promote"] == "skipped"
     assert rejected["tasks"]["export"] == "skipped" and rejected["tasks"]["report"] == "success"
     decision = rejected["xcom"]["decision_of"]
     assert decision["champion"] == str(tmp_path / "champion")  # judged against the first run's champion
-    assert [r["metric"] for r in rejected["xcom"]["report_rejection"]["failed"]] == ["grounding.R1@0.5"]
+    failed = [(c["task"], c["check"]) for c in rejected["xcom"]["report_rejection"]["failed"]]
+    assert ("grounding", "baseline:random") in failed
+    compared = [c for c in decision["reasons"] if c["check"] == "champion"]
+    assert compared and all(c["interval"] is not None for c in compared)  # on the same queries
+    for run in (passed, rejected):
+        folder = tmp_path / "workspace" / "runs" / run["xcom"]["resolve_data"]["run_dir"].rsplit("/", 1)[1]
+        assert (folder / "work" / "report" / "index.html").is_file()
     assert json.loads((tmp_path / "champion" / "promotion.json").read_text()) == promotion
 
 

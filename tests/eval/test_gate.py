@@ -143,10 +143,23 @@ def _evaluate(gt, pred, out: Path) -> None:
                 "--metrics", str(out / "metrics.json"), "--headline", str(out / "headline.json")) == 0
 
 
-def _gate_cli(run: Path, champion: Path, *extra) -> tuple[int, dict]:
+def _checkpoint(folder: Path, value: float) -> Path:
+    """A checkpoint folder with one trainable tensor filled with ``value``."""
+    import torch
+    from safetensors.torch import save_file
+
+    from momentor.model.checkpoint import WEIGHTS
+
+    folder.mkdir(exist_ok=True)
+    save_file({"projection.weight": torch.full((2, 2), value)}, str(folder / WEIGHTS))
+    return folder
+
+
+def _gate_cli(run: Path, champion: Path, *extra, checkpoint=None) -> tuple[int, dict]:
+    checkpoint = checkpoint or run.parent / "ckpt"
     code = _cli("gate", "--metrics", str(run / "eval" / "metrics.json"), "--baseline-results", str(run / "baselines"),
-                "--champion-results", str(run / "champion"), "--champion", str(champion),
-                "--out", str(run / "decision.json"), *extra)
+                "--champion-results", str(run / "champion"), "--champion", str(champion), "--checkpoint",
+                str(checkpoint), "--out", str(run / "decision.json"), *extra)
     return code, json.loads((run / "decision.json").read_text())
 
 
@@ -166,15 +179,14 @@ def _run(fixtures_dir, tmp_path, name: str, shift: float, champion: Path) -> Pat
 def test_evaluate_rescore_gate_promote_through_the_cli(fixtures_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)  # params.yaml
     champion = tmp_path / "champion"
-    checkpoint = tmp_path / "ckpt"
-    checkpoint.mkdir()
-    (checkpoint / "weights.safetensors").write_bytes(b"first")
+    checkpoint = _checkpoint(tmp_path / "ckpt", 1.0)
 
     first = _run(fixtures_dir, tmp_path, "first", 0.0, champion)
     assert json.loads((first / "champion" / "champion.json").read_text())["champion"] is None
     code, decision = _gate_cli(first, champion)
     assert code == 0 and decision["passed"] and decision["champion"] is None
-    assert [c["verdict"] for c in decision["reasons"]] == ["pass", "shown", "skipped"]
+    assert [(c["check"], c["verdict"]) for c in decision["reasons"]] == [
+        ("finite_weights", "pass"), ("baseline:random", "pass"), ("baseline:fixed", "shown"), ("champion", "skipped")]
     headline = json.loads((first / "eval" / "headline.json").read_text())
     assert headline["grounding"]["R1@0.5"] == 100.0 and set(headline["grounding"]) >= {"R1@0.5_low", "mIoU"}
     assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(first / "eval" / "metrics.json"),
@@ -200,7 +212,7 @@ def test_evaluate_rescore_gate_promote_through_the_cli(fixtures_dir, tmp_path, m
     code, decision = _gate_cli(worse, champion, "--fail-on-reject")
     assert code == 1 and not decision["passed"]
     assert [c["check"] for c in decision["reasons"] if not c["passed"]] == ["champion"]
-    (checkpoint / "weights.safetensors").write_bytes(b"second")
+    _checkpoint(checkpoint, 2.0)
     assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(worse / "eval" / "metrics.json"),
                 "--decision", str(worse / "decision.json"), "--champion", str(champion)) == 1
     assert "rejected" in capsys.readouterr().err and champion.resolve() == first_release
@@ -210,6 +222,42 @@ def test_evaluate_rescore_gate_promote_through_the_cli(fixtures_dir, tmp_path, m
     assert _cli("gate", "--metrics", str(worse / "eval" / "metrics.json"), "--champion", str(champion),
                 "--baseline-results", str(worse / "baselines"), "--out", str(tmp_path / "d.json")) == 1
     assert "not re-scored" in capsys.readouterr().err
+
+
+def _bound(checkpoint: Path, metrics: Path, champion: Path) -> dict:
+    """A passing decision bound to this checkpoint, these metrics and the current champion, as the gate writes."""
+    return {"passed": True, "reasons": [],
+            "candidate": {"checkpoint_digest": champion_lib.checkpoint_digest(checkpoint),
+                          "metrics_digest": gate.file_digest(metrics)},
+            "champion_release": champion_lib.current_release(champion)}
+
+
+def test_promote_checks_the_decision_is_about_this_checkpoint_these_metrics_and_this_champion(tmp_path):
+    checkpoint, champion = _checkpoint(tmp_path / "ckpt", 1.0), tmp_path / "champion"
+    metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 30.0}})
+    with pytest.raises(EvalInputError, match="no digests"):  # a hand-written {"passed": true}
+        champion_lib.promote(checkpoint, metrics, champion, {"passed": True})
+    decision = _bound(checkpoint, metrics, champion)
+    _checkpoint(checkpoint, float("nan"))  # the checkpoint changed after the gate judged it
+    with pytest.raises(EvalInputError, match="another checkpoint"):
+        champion_lib.promote(checkpoint, metrics, champion, decision)
+    decision = _bound(checkpoint, metrics, champion)
+    other = _checkpoint(tmp_path / "other", 3.0)
+    champion_lib.promote(other, metrics, champion, _bound(other, metrics, champion))  # the champion moved on
+    with pytest.raises(EvalInputError, match="champion changed"):
+        champion_lib.promote(checkpoint, metrics, champion, decision)
+    forced = champion_lib.promote(checkpoint, metrics, champion, decision, force=True)
+    assert json.loads((forced / "promotion.json").read_text())["forced"] is True
+
+
+def test_the_gate_rejects_non_finite_weights(fixtures_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    champion = tmp_path / "champion"
+    run = _run(fixtures_dir, tmp_path, "nan", 0.0, champion)
+    code, decision = _gate_cli(run, champion, checkpoint=_checkpoint(tmp_path / "nan-ckpt", float("nan")))
+    weights = decision["reasons"][0]
+    assert code == 0 and not decision["passed"] and weights["check"] == "finite_weights"
+    assert weights["verdict"] == "fail" and "projection.weight" in weights["note"]
 
 
 def test_promote_needs_a_decision(tmp_path):
@@ -227,7 +275,7 @@ def test_plain_champion_folder_is_kept_as_a_release(tmp_path):
     write_json(legacy / "metrics.json", {"grounding": {"R1@0.5": 1.0}})
     (tmp_path / "ckpt").mkdir()
     champion_lib.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 2.0}}), legacy,
-                         {"passed": True})
+                         force=True)
     assert legacy.is_symlink()
     kept = list((tmp_path / "champion.releases").glob("legacy-*"))
     assert len(kept) == 1 and json.loads((kept[0] / "metrics.json").read_text())["grounding"]["R1@0.5"] == 1.0
@@ -240,7 +288,7 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
         (tmp_path / "ckpt").mkdir(exist_ok=True)
         (tmp_path / "ckpt" / "weights.safetensors").write_bytes(str(i).encode())
         metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": float(i)}})
-        release = champion_lib.promote(tmp_path / "ckpt", metrics, champion, {"passed": True}, keep=2)
+        release = champion_lib.promote(tmp_path / "ckpt", metrics, champion, force=True, keep=2)
         os.utime(release, ns=(i * 10**9, i * 10**9))  # promotion order, whatever the file system's clock
         released.append(release)
     left = sorted(p.name for p in (tmp_path / "champion.releases").iterdir())
@@ -250,3 +298,13 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
     assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"4"
     assert champion_lib.prune_releases(champion, 0) == [released[-2], released[-3]]
     assert [p.name for p in (tmp_path / "champion.releases").iterdir()] == [released[-1].name]
+
+
+def test_a_retried_promotion_after_success_changes_nothing(tmp_path):
+    """KFP retries a promote pod that died after the swap: the champion is already this checkpoint."""
+    checkpoint, champion = _checkpoint(tmp_path / "ckpt", 1.0), tmp_path / "champion"
+    metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 30.0}})
+    decision = _bound(checkpoint, metrics, champion)
+    release = champion_lib.promote(checkpoint, metrics, champion, decision)
+    assert champion_lib.promote(checkpoint, metrics, champion, decision) == release
+    assert [p.name for p in (tmp_path / "champion.releases").iterdir()] == [release.name]
