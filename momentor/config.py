@@ -179,6 +179,7 @@ class TrainConfig:
     max_length: int = 2048  # longer conversations are cut at the end (never inside the video)
     checkpoint_every: int = 50  # optimizer steps between checkpoints (and one at the end)
     keep_checkpoints: int = 2  # the newest K step checkpoints are kept
+    val_examples: int = 64  # held-out loss on up to N val-split examples at each checkpoint and the end (0: off)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     align: StageConfig = field(default_factory=lambda: StageConfig(enabled=False))
     gesm: StageConfig = field(default_factory=lambda: StageConfig(epochs=5.0))  # 34 sequences: 5 passes
@@ -407,6 +408,7 @@ def _validate_values(cfg: Config) -> None:
         "data.feature_batch_size": (cfg.data.feature_batch_size, 1),
         "gate.keep_releases": (cfg.gate.keep_releases, 0),
         "gate.resamples": (cfg.gate.resamples, 100),
+        "train.val_examples": (cfg.train.val_examples, 0),
     }
     for key, (value, least) in minimum.items():
         if value is not None and value < least:

@@ -39,5 +39,5 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
     state = json.loads(open(os.path.join(model.path, "training_state.json")).read())
     training.log_metric("steps", state.get("step", 0))
     for name, value in (state.get("metrics") or {}).items():
-        if name not in ("step", "stage"):
+        if name not in ("step", "stage") and value is not None:
             training.log_metric(name, float(value))

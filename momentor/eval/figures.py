@@ -96,7 +96,7 @@ def timeline_png(sample: TimelineSample) -> str:
 
 
 def training_curve_png(rows: list[dict]) -> str:
-    """Loss over optimizer steps, one line per training stage."""
+    """Loss over optimizer steps, one line per training stage, with its validation loss as dashed points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,7 +106,11 @@ def training_curve_png(rows: list[dict]) -> str:
     stages = list(dict.fromkeys(r.get("stage", "") for r in rows))
     for stage in stages:
         points = [(r["step"], r["loss"]) for r in rows if r.get("stage", "") == stage]
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=stage or "loss", linewidth=1.2)
+        line, = ax.plot([p[0] for p in points], [p[1] for p in points], label=stage or "loss", linewidth=1.2)
+        held = [(r["step"], r["val_loss"]) for r in rows if r.get("stage", "") == stage and "val_loss" in r]
+        if held:  # the held-out (validation) loss, in the stage's colour
+            ax.plot([p[0] for p in held], [p[1] for p in held], "o--", color=line.get_color(), markersize=4,
+                    label=f"{stage or 'loss'} (validation)")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if len(stages) > 1 or stages[0]:
@@ -116,7 +120,7 @@ def training_curve_png(rows: list[dict]) -> str:
 
 
 def read_training_log(path: str | Path) -> list[dict]:
-    """Rows ``{"step": int, "loss": float, "stage": str}`` from a CSV or JSON Lines log."""
+    """Rows ``{"step": int, "loss": float, "stage": str[, "val_loss": float]}`` from a CSV or JSON Lines log."""
     path = Path(path)
     if not path.is_file():
         raise EvalInputError(f"{path}: training log not found")
@@ -131,11 +135,9 @@ def read_training_log(path: str | Path) -> list[dict]:
             raise EvalInputError(f"{path}: row {number} needs the columns step and loss (stage optional)")
         if record["loss"] in ("", None):
             continue  # a row logging other values only
-        rows.append(
-            {
-                "step": int(float(record["step"])),
-                "loss": float(record["loss"]),
-                "stage": str(record.get("stage") or ""),
-            }
-        )
+        row = {"step": int(float(record["step"])), "loss": float(record["loss"]),
+               "stage": str(record.get("stage") or "")}
+        if record.get("val_loss") not in ("", None):
+            row["val_loss"] = float(record["val_loss"])
+        rows.append(row)
     return rows

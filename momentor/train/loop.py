@@ -92,6 +92,19 @@ def train_step(engine, micro_batches: list[Batch]) -> dict[str, float]:
     return {key: value / len(micro_batches) for key, value in totals.items()}
 
 
+def validation_loss(engine, dataset: StageDataset, pad_id: int, micro_batch: int) -> float:
+    """The mean loss over the held-out examples, without gradients (the weights and the RNG are untouched)."""
+    engine.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(dataset), micro_batch):
+            indices = list(range(start, min(start + micro_batch, len(dataset))))
+            out = engine(dataset.batch(indices, pad_id).to(engine.device))
+            total, count = total + float(out["loss"]) * len(indices), count + len(indices)
+    engine.train()
+    return total / max(count, 1)
+
+
 def mean_over_processes(metrics: dict[str, float], world_size: int) -> dict[str, float]:
     if world_size == 1:
         return metrics
@@ -143,6 +156,19 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
     return dataset, data_version(manifest_dir, features, stage)
 
 
+def validation_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> StageDataset | None:
+    """Up to ``train.val_examples`` of the stage's val-split examples (the first ones: the same every run)."""
+    from momentor.data.features import feature_dir
+
+    if not cfg.train.val_examples:
+        return None
+    tasks = getattr(cfg.train, stage).tasks
+    examples = stage_examples(manifest_dir, stage, split="val", tasks=tasks)[: cfg.train.val_examples]
+    dataset = StageDataset(examples, FeatureStore(feature_dir(cfg), model.prompts.num_frames), model.prompts,
+                           cfg.train.max_length)
+    return dataset if len(dataset) else None
+
+
 def resume(out: Path, cfg: Config, model, engine, state: dict, plan: StagePlan) -> int:
     """Load the newest step checkpoint of ``out`` that loads; the number of steps already done.
 
@@ -180,8 +206,10 @@ def _save_step(cfg: Config, out: Path, model, engine, state: dict, step: int, ro
 
 
 def _run_steps(cfg: Config, out: Path, model, engine, dataset, state: dict, plan: StagePlan, place, progress,
-               done: int, sigterm: _SigtermFlag) -> dict | None:
+               done: int, sigterm: _SigtermFlag, val: StageDataset | None = None) -> dict | None:
     """Steps ``done + 1`` to the end of the plan, with periodic checkpoints; the last step's metrics row.
+
+    ``val``: held-out examples, whose loss is logged at every checkpoint step and the last.
 
     On SIGTERM the running step finishes, is checkpointed, and :class:`Preempted` ends the process.
     """
@@ -197,8 +225,11 @@ def _run_steps(cfg: Config, out: Path, model, engine, dataset, state: dict, plan
                 f"Lower train.{stage}.lr, keep train.gradient_clipping on, or check the initial weights "
                 f"(--init) for NaN"
             ) from None
-        row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr)
         last = step + 1 == plan.total_steps
+        held_out = None
+        if val is not None and (last or (step + 1) % cfg.train.checkpoint_every == 0):
+            held_out = validation_loss(engine, val, pad_id, cfg.train.micro_batch_size)
+        row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr, held_out)
         if (step + 1) % cfg.train.checkpoint_every == 0 and not last:
             _save_step(cfg, out, model, engine, state, step + 1, row, place)
         elif sigterm.received and not last:
@@ -266,7 +297,8 @@ def train(
         out, stage, plan.total_steps, done, plan.global_batch, show_progress and place.is_main, place.is_main
     )
     with _SigtermFlag() as sigterm:
-        row = _run_steps(cfg, out, model, engine, dataset, state, plan, place, progress, done, sigterm)
+        row = _run_steps(cfg, out, model, engine, dataset, state, plan, place, progress, done, sigterm,
+                         validation_dataset(cfg, stage, model, manifest_dir))
     progress.close()
     if dataset.truncated:
         log.warning(

@@ -1,7 +1,7 @@
 """What a training run shows while it runs: a progress bar, and a per-step metrics log for ``dvc plots``.
 
 ``<out>/metrics.csv`` has one row per optimizer step: ``step, stage, loss, token_loss, time_loss, lr,
-samples_per_s, elapsed_s``. ``dvc plots show <out>/metrics.csv -x step -y loss`` draws the training curve
+samples_per_s, elapsed_s, val_loss`` (``val_loss``, the held-out loss, only at checkpoint steps and the last). ``dvc plots show <out>/metrics.csv -x step -y loss`` draws the training curve
 (declare it under ``plots`` in dvc.yaml). On resume, rows after the checkpoint's step are dropped (those
 steps run again), so the file always describes one run, step by step.
 """
@@ -14,7 +14,7 @@ import statistics
 import time
 from pathlib import Path
 
-COLUMNS = ("step", "stage", "loss", "token_loss", "time_loss", "lr", "samples_per_s", "elapsed_s")
+COLUMNS = ("step", "stage", "loss", "token_loss", "time_loss", "lr", "samples_per_s", "elapsed_s", "val_loss")
 
 
 class MetricsLog:
@@ -34,7 +34,7 @@ class MetricsLog:
         self._writer = csv.DictWriter(self._file, COLUMNS)
 
     def write(self, row: dict) -> None:
-        self._writer.writerow({k: _format(row[k]) for k in COLUMNS})
+        self._writer.writerow({k: _format(row.get(k)) for k in COLUMNS})
         self._file.flush()
 
     def close(self) -> None:
@@ -49,7 +49,8 @@ def read_metrics(path: str | Path) -> list[dict]:
     """The rows of a metrics.csv (numbers as floats, step as int)."""
     with Path(path).open(newline="") as f:
         return [
-            {k: (int(v) if k == "step" else v if k == "stage" else float(v)) for k, v in row.items()}
+            {k: (int(v) if k == "step" else v if k == "stage" else float(v) if v not in ("", None) else None)
+             for k, v in row.items()}
             for row in csv.DictReader(f)
         ]
 
@@ -76,7 +77,7 @@ class Progress:
         )
         self.started = self.last = time.perf_counter()
 
-    def step(self, step: int, metrics: dict, lr: float) -> dict:
+    def step(self, step: int, metrics: dict, lr: float, val_loss: float | None = None) -> dict:
         now = time.perf_counter()
         row = {
             "step": step,
@@ -85,6 +86,7 @@ class Progress:
             "lr": float(lr),
             "samples_per_s": self.global_batch / max(now - self.last, 1e-9),
             "elapsed_s": now - self.started,
+            "val_loss": val_loss,
         }
         self.last = now
         if self.log is not None:
@@ -114,6 +116,9 @@ def write_summary(out: Path, epochs: float) -> Path:
             time_loss_last_10=statistics.fmean(r["time_loss"] for r in last),
             samples_per_s=statistics.median(r["samples_per_s"] for r in rows),
         )
+        held_out = [r["val_loss"] for r in rows if r.get("val_loss") is not None]
+        if held_out:
+            summary["val_loss"] = held_out[-1]
     path = out / "train_summary.json"
     path.write_text(json.dumps(summary, indent=1) + "\n")
     return path

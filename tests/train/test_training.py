@@ -38,8 +38,10 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
         stage_examples(cfg.paths.work + "/manifest", "gesm")
     )
     assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "segments.parquet", "index.parquet"}
+    # the held-out loss on the val split, at the checkpoint step and the last one
+    assert [r["step"] for r in rows if r["val_loss"] is not None] == [2, 3] and rows[-1]["val_loss"] > 0
     summary = json.loads((tmp_path / "gesm" / "train_summary.json").read_text())
-    assert summary["steps"] == 3 and summary["loss"] == rows[-1]["loss"]
+    assert summary["steps"] == 3 and summary["loss"] == rows[-1]["loss"] and summary["val_loss"] == rows[-1]["val_loss"]
     ds = json.loads((tmp_path / "gesm" / "deepspeed_config.json").read_text())
     assert ds["optimizer"]["params"]["torch_adam"] is True and ds["train_micro_batch_size_per_gpu"] == 2
 
@@ -255,3 +257,13 @@ def test_resume_skips_a_corrupt_newest_checkpoint_and_says_so(tiny_cfg, tmp_path
     assert "resumed gesm at step 2 of 6" in caplog.text
     for name, tensor in weights(whole).items():
         assert torch.equal(tensor, weights(final)[name]), name
+
+
+def test_the_held_out_loss_does_not_change_what_is_trained(tiny_cfg, tmp_path):
+    trained = {}
+    for n in (0, 8):
+        cfg = tiny_cfg(*FAST, "train.gesm.max_steps=3", "train.checkpoint_every=1", f"train.val_examples={n}")
+        trained[n] = weights(train(cfg, "gesm", tmp_path / str(n), show_progress=False))
+        held_out = [r["val_loss"] for r in read_metrics(tmp_path / str(n) / "metrics.csv")]
+        assert held_out == [None] * 3 if n == 0 else all(v is not None for v in held_out)
+    assert all(torch.equal(trained[0][k], trained[8][k]) for k in trained[0])
