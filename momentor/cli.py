@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from momentor import config as config_lib
+from momentor.folder_lock import Busy
 
 #: Modules that define ``register(subparsers, common)``; each adds its verbs.
 COMMAND_MODULES = (
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as err:
         print(f"momentor {args.verb}: config error: {err}", file=sys.stderr)
         return 2
+    except Busy as err:
+        print(f"momentor {args.verb}: {err}", file=sys.stderr)
+        return 1
     finally:
         _record_timing(args.verb, argv, time.perf_counter() - started)
 

@@ -82,13 +82,13 @@ def test_dvc_repro_runs_the_whole_pipeline_then_nothing(tmp_path):
     metrics = run("dvc", "metrics", "show", "--json").stdout
     assert "R1@0.5" in metrics and "METEOR" in metrics
     assert (project / "metrics/headline.json").is_file() and (project / "work/eval/baselines/random").is_dir()
-    # the second repro: the champion changed (the first run promoted), so it is re-scored, and the gate, the
-    # report and promote run again; promoting the champion's own checkpoint changes nothing
+    # the second repro: the champion changed (the first run promoted), so it is re-scored, and what follows the
+    # gate's decision runs again; promoting the champion's own checkpoint changes nothing
     release = (project / "work/champion").resolve()
     (tmp_path / "t.jsonl").unlink()
     run("dvc", "repro")
     verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
-    assert verbs == ["rescore-champion", "gate", "report", "promote"]
+    assert sorted(set(verbs)) == ["export", "gate", "promote", "report", "rescore-champion"], verbs
     decision = json.loads((project / "work/eval/decision.json").read_text())
     compared = [c for c in decision["reasons"] if c["check"] == "champion"]
     assert compared and all(c["interval"] == [0.0, 0.0] for c in compared)
@@ -98,3 +98,13 @@ def test_dvc_repro_runs_the_whole_pipeline_then_nothing(tmp_path):
     run("dvc", "repro")
     verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert verbs == ["rescore-champion"], f"a third dvc repro with nothing changed ran {verbs}"
+    # record the run, then an experiment from the README: `dvc exp show` lists it with its params and headline
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "the first run: dvc.lock and metrics/")
+    (tmp_path / "t.jsonl").unlink()
+    run("dvc", "exp", "run", "-S", "gate.confidence=0.9")
+    verbs = [json.loads(line)["verb"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert verbs.count("evaluate") == 2 and "train" not in verbs  # only what the param reaches
+    shown = run("dvc", "exp", "show", "--csv").stdout
+    header, *rows = shown.splitlines()
+    assert "gate.confidence" in header and "grounding.R1@0.5_low" in header and len(rows) >= 2

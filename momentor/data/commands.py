@@ -56,9 +56,12 @@ def ingest(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
     from momentor.data.ingest import ingest as run_ingest
 
+    from momentor.folder_lock import hold
+
     cfg = load_config(args)
     try:
-        summary = run_ingest(cfg, args.out)
+        with hold(args.out or Path(cfg.paths.work) / "manifest", "ingest"):
+            summary = run_ingest(cfg, args.out)
     except FileNotFoundError as err:
         print(f"momentor ingest: {err}", file=sys.stderr)
         return 1
@@ -74,11 +77,13 @@ def ingest(args: argparse.Namespace) -> int:
 
 def features(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
-    from momentor.data.features import extract_features
+    from momentor.data.features import extract_features, feature_dir
+    from momentor.folder_lock import hold
 
     cfg = load_config(args)
     try:
-        summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
+        with hold(feature_dir(cfg), "features"):
+            summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
     except FileNotFoundError as err:
         print(f"momentor features: {err}", file=sys.stderr)
         return 1

@@ -155,9 +155,12 @@ def run_promote(args: argparse.Namespace) -> int:
         _write_status(args.status, {"promoted": False, "failed": failed, "champion": str(champion)})
         log.info("gate rejected the model (failed: %s); champion %s kept", ", ".join(failed), champion)
         return 0
-    release = champion_lib.promote(args.checkpoint, args.metrics, champion, decision, args.force,
-                                   keep=cfg.gate.keep_releases, results=args.results,
-                                   predictions=args.predictions)
+    from momentor.folder_lock import hold
+
+    with hold(champion, "promote"):  # one promotion at a time: the binding check and the swap together
+        release = champion_lib.promote(args.checkpoint, args.metrics, champion, decision, args.force,
+                                       keep=cfg.gate.keep_releases, results=args.results,
+                                       predictions=args.predictions)
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
     if args.status:
         _write_status(args.status, {"promoted": True, "release": str(release), "champion": str(champion)})

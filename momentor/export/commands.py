@@ -26,7 +26,10 @@ def run_export(args) -> int:
 
     cfg = load_config(args)
     out = Path(args.out) if args.out else Path(cfg.paths.work) / "export"
-    metadata = export_model(cfg, out, checkpoint=args.checkpoint)
+    from momentor.folder_lock import hold
+
+    with hold(out, "export"):
+        metadata = export_model(cfg, out, checkpoint=args.checkpoint)
     summary = {
         "folder": str(out),
         "preset": metadata["preset"],

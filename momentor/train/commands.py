@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -34,18 +35,17 @@ def train(args: argparse.Namespace) -> int:
     from momentor.train.loop import NonFiniteLoss, Preempted
     from momentor.train.loop import train as run_training
 
+    from momentor.folder_lock import hold
+    from momentor.train.launch import process_place
+
     cfg = load_config(args)
     out = Path(args.out or Path(cfg.paths.work) / "train" / args.stage)
+    # the main process holds the run folder; the other ranks of the same launch write into it with it
+    lock = hold(out, f"train --stage {args.stage}") if process_place().is_main else contextlib.nullcontext()
     try:
-        final = run_training(
-            cfg,
-            args.stage,
-            out,
-            init=args.init,
-            manifest_dir=args.manifest,
-            restart=args.restart,
-            show_progress=not args.no_progress,
-        )
+        with lock:
+            final = run_training(cfg, args.stage, out, init=args.init, manifest_dir=args.manifest,
+                                 restart=args.restart, show_progress=not args.no_progress)
     except NonFiniteLoss as err:
         print(f"momentor train: stopped: {err}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ def test_whole_pipeline_passes_then_fails_the_gate(tmp_path):
     work.mkdir()
     champion = work / "champion"
 
-    passed = _run_local(work)
+    passed = _run_local(work, "gate.beat_random=[]")  # 2 steps do not beat chance: ask nothing of them first
     assert passed["passed"] is True and passed["branch"] == "promote"
     assert os.path.isfile(os.path.join(passed["run_dir"], "report", "page"))
     run_dir = passed["run_dir"]
@@ -49,8 +49,12 @@ def test_whole_pipeline_passes_then_fails_the_gate(tmp_path):
     assert promotion["checkpoint"].startswith(run_dir)  # this run's candidate is the champion now
     release = os.path.realpath(champion)
 
-    failed = _run_local(work, 'gate.floors={"grounding.R1@0.5": 101}')
+    failed = _run_local(work)  # the default gate: the random-baseline check rejects them
     assert failed["passed"] is False and failed["branch"] == "report"
+    assert ("grounding", "baseline:random") in [(c["task"], c["check"]) for c in failed["decision"]["reasons"]
+                                                 if not c["passed"]]
+    compared = [c for c in failed["decision"]["reasons"] if c["check"] == "champion"]
+    assert compared and all(c["interval"] is not None for c in compared)  # the champion on the same queries
     assert not os.path.exists(os.path.join(failed["run_dir"], "promote"))
     assert os.path.isfile(os.path.join(failed["run_dir"], "report-2", "page"))  # the rejected branch's report
     assert failed["decision"]["champion"] == str(champion)  # judged against the first run's champion

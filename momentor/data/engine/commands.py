@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(sub, common) -> None:
@@ -23,8 +24,12 @@ def engine(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
     from momentor.data.engine.run import run_engine
 
+    from momentor.folder_lock import hold
+
     cfg = load_config(args)
-    report = run_engine(cfg, args.manifest, out_dir=args.out)
+    # without --out the engine updates the manifest in place: that folder is the one written
+    with hold(args.out or args.manifest or Path(cfg.paths.work) / "manifest", "engine"):
+        report = run_engine(cfg, args.manifest, out_dir=args.out)
     b, kept = report["boundaries"], report["filtering"]
     print(
         f"engine: {report['videos']} videos, {report['engine_segments']} events, "
