@@ -409,6 +409,8 @@ def _validate_values(cfg: Config) -> None:
         "gate.keep_releases": (cfg.gate.keep_releases, 0),
         "gate.resamples": (cfg.gate.resamples, 100),
         "train.val_examples": (cfg.train.val_examples, 0),
+        "train.checkpoint_every": (cfg.train.checkpoint_every, 1),
+        "train.keep_checkpoints": (cfg.train.keep_checkpoints, 1),
     }
     for key, (value, least) in minimum.items():
         if value is not None and value < least:
@@ -417,6 +419,10 @@ def _validate_values(cfg: Config) -> None:
         stage = getattr(cfg.train, name)
         if stage.lr <= 0:
             raise ConfigError(f"train.{name}.lr: {stage.lr} must be positive")
+        if not 0 < stage.epochs <= 1000:
+            raise ConfigError(f"train.{name}.epochs: {stage.epochs} must be in (0, 1000]")
+        if stage.max_steps is not None and stage.max_steps < 1:
+            raise ConfigError(f"train.{name}.max_steps: {stage.max_steps} must be at least 1 (or null: epochs decide)")
         if stage.lora_lr is not None and stage.lora_lr <= 0:
             raise ConfigError(f"train.{name}.lora_lr: {stage.lora_lr} must be positive (or null: the stage's lr)")
         if stage.compose < 0:
@@ -441,9 +447,40 @@ def _validate_values(cfg: Config) -> None:
         raise ConfigError(f"gate.tolerance: {cfg.gate.tolerance} must be 0 or positive (points of the metric)")
     if not 0 <= cfg.train.warmup_ratio < 1:
         raise ConfigError(f"train.warmup_ratio: {cfg.train.warmup_ratio} must be in [0, 1)")
+    bad = [t for t in cfg.eval.iou_thresholds if not 0 < t <= 1]
+    if bad or not cfg.eval.iou_thresholds:
+        raise ConfigError(f"eval.iou_thresholds: {cfg.eval.iou_thresholds} must be one or more values in (0, 1]")
     splits = cfg.data.sample.splits
+    if any(not 0 <= f <= 1 for f in splits.values()):
+        raise ConfigError(f"data.sample.splits: fractions {splits} must each be in [0, 1]")
     if abs(sum(splits.values()) - 1.0) > 1e-6:
         raise ConfigError(f"data.sample.splits: fractions {splits} must sum to 1")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"key {key!r} appears twice in one mapping (lines {seen[key]} and "
+                                  f"{key_node.start_mark.line + 1}); keep one")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _read_yaml(path: Path):
+    """The parsed file; a syntax error or a duplicate key names the file and the line."""
+    try:
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
 
 
 def load(path: str | Path | None = "params.yaml", overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -453,7 +490,7 @@ def load(path: str | Path | None = "params.yaml", overrides: list[str] | tuple[s
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist; run from the project root or pass --params")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = _read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
     return from_dict(raw, overrides)

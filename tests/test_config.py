@@ -62,3 +62,29 @@ def test_a_partial_section_keeps_its_own_defaults_not_its_class_defaults():
 def test_a_non_finite_number_is_refused_by_name(value):
     with pytest.raises(config.ConfigError, match=r"train\.gesm\.lr: .* not a finite number"):
         config.from_dict({}, [f"train.gesm.lr={value}"])
+
+
+def test_a_params_file_with_a_syntax_error_or_a_duplicate_key_names_the_file_and_line(tmp_path):
+    from momentor import config
+
+    broken = tmp_path / "params.yaml"
+    broken.write_text("train:\n  checkpoint_every: 5\n  seed: [1, 2\n")
+    with pytest.raises(config.ConfigError, match=r"params.yaml: not valid YAML at line \d+"):
+        config.load(broken)
+    broken.write_text("train:\n  checkpoint_every: 5\n  seed: 1\n  checkpoint_every: 7\n")
+    with pytest.raises(config.ConfigError, match=r"params.yaml: key 'checkpoint_every' appears twice .*lines 2 and 4"):
+        config.load(broken)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.checkpoint_every=0", "train.checkpoint_every"),
+    ("train.gesm.epochs=0", "train.gesm.epochs"),
+    ("train.instruct.max_steps=0", "train.instruct.max_steps"),
+    ("eval.iou_thresholds=[0.5, 1.5]", "eval.iou_thresholds"),
+    ("data.sample.splits={train: 1.5, val: -0.25, test: -0.25}", "data.sample.splits"),
+])
+def test_out_of_range_values_name_their_key(override, key):
+    from momentor import config
+
+    with pytest.raises(config.ConfigError, match=key.replace(".", r"\.")):
+        config.load(None, [override])
