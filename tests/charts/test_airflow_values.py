@@ -4,11 +4,13 @@ secret in the file. The official chart cannot be fetched here, so these are chec
 
 from __future__ import annotations
 
+import json
 import re
 
+import jsonschema
 import yaml
 
-from .chart_rendering import ROOT
+from .chart_rendering import CHART, ROOT
 from .test_dockerfile import lock_pins, stage
 
 VALUES = yaml.safe_load((ROOT / "charts" / "airflow-values.yaml").read_text())
@@ -45,6 +47,18 @@ def test_pods_non_root_without_privilege_escalation():
     for component in ("workers", "scheduler", "dagProcessor", "apiServer"):
         resources = VALUES[component]["resources"]
         assert resources["requests"] and resources["limits"], component
+
+
+def test_security_contexts_pass_the_momentor_charts_lock():
+    """Airflow's pods meet the momentor chart's locked security context (unprivileged, no added capability,
+    seccomp RuntimeDefault), all but the read-only root filesystem: Airflow writes under its home."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    contexts = VALUES["securityContexts"]
+    pod = {"definitions": schema["definitions"], **schema["properties"]["podSecurityContext"]}
+    jsonschema.Draft7Validator(pod).validate(contexts["pod"])
+    container = {"definitions": schema["definitions"], **schema["properties"]["securityContext"]}
+    container["required"] = [key for key in container["required"] if key != "readOnlyRootFilesystem"]
+    jsonschema.Draft7Validator(container).validate(contexts["containers"])
 
 
 def test_no_secret_value_in_the_file():

@@ -4,14 +4,16 @@ Job run `momentor pipeline submit`, the TrainJob runs `momentor train` on the De
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 import subprocess
 
 import pytest
 import yaml
 
 from momentor import config as config_lib
-from .chart_rendering import CHART, CI_VALUES, ROOT, override_args, pod_specs
+from .chart_rendering import CHART, CI_VALUES, ROOT, override_args, pod_specs, run_helm
 
 VALUES_FILES = [None, *CI_VALUES]
 IDS = ["defaults", *(p.stem for p in CI_VALUES)]
@@ -169,6 +171,76 @@ def test_training_is_off_by_default_and_on_cpu_has_no_gpu(render):
     assert job["metadata"]["name"] == "rel-momentor-train-instruct-smoke-1"
     overrides = override_args(job["spec"]["trainer"]["command"])
     assert overrides == ["model.preset=cpu", "train.instruct.max_steps=50"]
+
+
+DIGEST = "sha256:" + hashlib.sha256(b"momentor image").hexdigest()
+OTHER_DIGEST = "sha256:" + hashlib.sha256(b"another image").hexdigest()
+#: repository[:port]/path@sha256:<64 hex>, the only form a digest-pinned reference may take
+PINNED_REFERENCE = re.compile(r"([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-]+[a-z0-9]+)*@sha256:[a-f0-9]{64}")
+
+
+def momentor_images(objects: list[dict]) -> list[tuple[str, str]]:
+    """(where, image) of every use of the momentor image: the submit containers, the image they hand the
+    pipeline tasks ($MOMENTOR_IMAGE), and the TrainJob's trainer."""
+    images = []
+    for obj in objects:
+        for where, spec in pod_specs(obj):
+            for container in spec["containers"]:
+                if "image" in container:  # a TrainJob's patches leave the image to spec.trainer
+                    images.append((f"{where}/{container['name']}", container["image"]))
+                images += [(f"{where}/$MOMENTOR_IMAGE", e["value"]) for e in container.get("env", [])
+                           if e["name"] == "MOMENTOR_IMAGE"]
+        if obj["kind"] == "TrainJob":
+            images.append(("TrainJob/trainer", obj["spec"]["trainer"]["image"]))
+    return images
+
+
+EVERY_POD = ("submitJob.enabled=true", "training.enabled=true", "training.workspace.existingClaim=w")
+
+
+@pytest.mark.parametrize(
+    "pin",
+    [
+        f"image.digest={DIGEST}",
+        f"image.repository=registry.example:5000/ml/momentor@{DIGEST}",
+        f"image.tag=0.1.0@{DIGEST}",
+    ],
+    ids=["digest", "repository@digest", "tag@digest"],
+)
+def test_a_digest_pins_every_momentor_image(render, pin):
+    repository = "registry.example:5000/ml/momentor"
+    objects = render(sets=(f"image.repository={repository}", pin, *EVERY_POD))
+    images = momentor_images(objects)
+    assert {where.split("/")[0] for where, _ in images} == {"CronJob", "Job", "TrainJob"}
+    for where, image in images:
+        assert image == f"{repository}@{DIGEST}", where
+        assert PINNED_REFERENCE.fullmatch(image), (where, image)
+
+
+def test_without_a_digest_every_momentor_image_is_repository_colon_tag(render):
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    for sets, expected in [((), f"momentor:{app_version}"), (("image.tag=1.2.3",), "momentor:1.2.3")]:
+        images = momentor_images(render(sets=(*sets, *EVERY_POD)))
+        assert images and all(image == expected for _, image in images), images
+
+
+def test_a_training_image_of_its_own_does_not_inherit_the_digest(render):
+    """A digest names one image: a TrainJob that asks for another tag or repository must not run it."""
+    def trainer_image(*sets: str) -> str:
+        return only(render(sets=(f"image.digest={DIGEST}", *sets, *EVERY_POD)), "TrainJob")["spec"]["trainer"]["image"]
+
+    assert trainer_image() == f"momentor@{DIGEST}"
+    assert trainer_image("training.image.tag=mpi") == "momentor:mpi"
+    assert trainer_image("training.image.repository=momentor-mpi") == "momentor-mpi:0.1.0"
+    assert trainer_image("training.image.repository=momentor-mpi", f"training.image.digest={OTHER_DIGEST}") == (
+        f"momentor-mpi@{OTHER_DIGEST}"
+    )
+
+
+def test_two_different_digests_for_one_image_are_refused(helm):
+    result = run_helm(helm, "template", "rel", str(CHART), "--set", f"image.repository=momentor@{DIGEST}",
+                      "--set", f"image.digest={OTHER_DIGEST}")
+    assert result.returncode != 0 and "pinned to two digests" in result.stderr, result.stderr
 
 
 def merge(base: dict, override: dict) -> dict:

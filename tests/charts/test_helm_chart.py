@@ -67,12 +67,14 @@ def test_every_pod_runs_non_root_read_only_with_resources(render, values_file):
     for where, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["runAsUser"] != 0, where
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
         volumes = {v["name"]: v for v in spec["volumes"]}
         for container in spec["containers"]:
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True, where
             assert context["allowPrivilegeEscalation"] is False, where
-            assert context["capabilities"]["drop"] == ["ALL"], where
+            assert context["privileged"] is False, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
             mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
             # a read-only root still needs writable scratch and caches, on emptyDir volumes
             for path in ("/tmp", "/home/mpiuser/.cache"):
@@ -136,6 +138,23 @@ def test_rbac_grants_only_reading_the_params_configmap(render):
         (("training.stage=finetune",), "/training/stage"),
         (("securityContext.readOnlyRootFilesystem=false",), "/securityContext/readOnlyRootFilesystem"),
         (("podSecurityContext.runAsNonRoot=false",), "/podSecurityContext/runAsNonRoot"),
+        # the security context is locked: no privileged container, no added capability, no unconfined seccomp
+        (("securityContext.privileged=true",), "/securityContext/privileged"),
+        (("securityContext.allowPrivilegeEscalation=true",), "/securityContext/allowPrivilegeEscalation"),
+        (("securityContext.runAsNonRoot=false",), "/securityContext/runAsNonRoot"),
+        (("securityContext.capabilities.add={NET_ADMIN}",), "/securityContext/capabilities/add"),
+        (("securityContext.capabilities.drop={NET_RAW}",), "/securityContext/capabilities/drop"),
+        (("securityContext.seccompProfile.type=Unconfined",), "/securityContext/seccompProfile/type"),
+        (("podSecurityContext.seccompProfile.type=Unconfined",), "/podSecurityContext/seccompProfile/type"),
+        (("podSecurityContext.seccompProfile=null",), "seccompProfile"),
+        (("podSecurityContext.seccompProfile.type=Localhost",), "localhostProfile"),
+        (("podSecurityContext.appArmorProfile.type=Unconfined",), "/podSecurityContext/appArmorProfile/type"),
+        (("securityContext.procMount=Unmasked",), "/securityContext/procMount"),
+        (("podSecurityContext.sysctls[0].name=kernel.msgmax",), "sysctls"),
+        # an image reference is a repository (optionally @sha256:<digest>), a tag and a digest, never mixed up
+        (("image.repository=momentor:0.1.0",), "/image/repository"),
+        (("image.digest=sha256:abc",), "/image/digest"),
+        (("image.repository=momentor@sha256:abc",), "/image/repository"),
         (("schedule.overrides[0]=no-equals-sign",), "/schedule/overrides/0"),
         (("params.pipeline.schedule=every monday",), "/params/pipeline/schedule"),
         (("resources.limits=null",), "/resources"),

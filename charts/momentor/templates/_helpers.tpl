@@ -47,8 +47,51 @@ app.kubernetes.io/part-of: momentor
 {{- default (printf "%s-workspace" (include "momentor.fullname" .) | trunc 63 | trimSuffix "-") .Values.workspace.existingClaim }}
 {{- end }}
 
+{{/* The one place an image reference is written, from (dict "repository" "tag" "digest" "appVersion"):
+     `repository@sha256:…` when a digest is given (`digest`, or one already ending `repository` or `tag`):
+     a digest pins the content, so the tag is dropped rather than appended into an invalid reference;
+     else `repository:tag`, the tag defaulting to appVersion. Two different digests are refused. */}}
+{{- define "momentor.imageRef" -}}
+{{- $suffix := "@sha256:[a-f0-9]{64}$" }}
+{{- $repository := .repository }}
+{{- $tag := toString (default "" .tag) }}
+{{- $digests := list }}
+{{- with .digest }}{{ $digests = append $digests . }}{{ end }}
+{{- with regexFind $suffix $repository }}
+{{- $repository = trimSuffix . $repository }}
+{{- $digests = append $digests (trimPrefix "@" .) }}
+{{- end }}
+{{- with regexFind $suffix $tag }}
+{{- $tag = trimSuffix . $tag }}
+{{- $digests = append $digests (trimPrefix "@" .) }}
+{{- end }}
+{{- if gt (len (uniq $digests)) 1 }}
+{{- fail (printf "image %s is pinned to two digests (%s): give it once: in image.digest, or as @sha256:… after the repository or the tag" $repository (join ", " (uniq $digests))) }}
+{{- end }}
+{{- if $digests }}
+{{- printf "%s@%s" $repository (first $digests) }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .appVersion $tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The momentor image of the submit pods and of the pipeline tasks they start. */}}
 {{- define "momentor.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "momentor.imageRef" (dict "repository" .Values.image.repository "tag" .Values.image.tag "digest" .Values.image.digest "appVersion" .Chart.AppVersion) }}
+{{- end }}
+
+{{/* The TrainJob's image: training.image.* fall back to image.*. A digest names one image of one repository,
+     so image's digest carries over only when training sets neither its own repository nor its own tag. */}}
+{{- define "momentor.trainerImage" -}}
+{{- $own := .Values.training.image }}
+{{- if or $own.repository $own.tag }}
+{{- $digestSuffix := "@sha256:[a-f0-9]{64}$" }}
+{{- $repository := default (regexReplaceAll $digestSuffix .Values.image.repository "") $own.repository }}
+{{- $tag := default (regexReplaceAll $digestSuffix (toString (default "" .Values.image.tag)) "") $own.tag }}
+{{- include "momentor.imageRef" (dict "repository" $repository "tag" $tag "digest" $own.digest "appVersion" .Chart.AppVersion) }}
+{{- else }}
+{{- include "momentor.imageRef" (dict "repository" .Values.image.repository "tag" .Values.image.tag "digest" (default .Values.image.digest $own.digest) "appVersion" .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
 
 {{/* The KFP endpoint every submit uses: params.pipeline.kfp_endpoint, the project's own key. */}}
@@ -193,6 +236,9 @@ spec:
         {{- include "momentor.overrideArgs" . | trim | nindent 8 }}
         {{- end }}
       env:
+        # the image of every pipeline task this submit starts: the same (pinned) image as this pod
+        - name: MOMENTOR_IMAGE
+          value: {{ include "momentor.image" $ | quote }}
         {{- include "momentor.env" $ | nindent 8 }}
       securityContext:
         {{- toYaml $.Values.securityContext | nindent 8 }}
