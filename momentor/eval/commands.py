@@ -84,6 +84,8 @@ def run_gate(args: argparse.Namespace) -> int:
     for check in decision["reasons"]:
         log.info("%-7s %s %s %s: %s", check["verdict"].upper(), check["task"], check["metric"], check["check"],
                  check["note"])
+    for setting in decision["relaxed"]:
+        log.warning("gate relaxed from the defaults: %s", setting)
     log.info("gate %s; decision in %s", "passed" if decision["passed"] else "REJECTED", args.out)
     return 1 if args.fail_on_reject and not decision["passed"] else 0
 

@@ -31,6 +31,8 @@ and the report: ``{"passed", "reasons": [{"task", "metric", "check", "value", "r
 The decision is bound to what it judged: ``"candidate": {"checkpoint", "checkpoint_digest", "metrics_digest"}``
 and ``"champion_release"`` (the release the champion pointed at). ``momentor promote`` checks all three again
 and refuses a decision about another checkpoint, other metrics, or a champion that changed since.
+``"relaxed"`` lists the settings that ask less than the package's defaults (e.g. ``gate.beat_random=[]`` from a
+trigger form): a weaker gate is allowed, never silent.
 """
 
 from __future__ import annotations
@@ -172,6 +174,23 @@ def _floors(metrics: dict, floors: dict[str, float]) -> list[dict]:
     return checks
 
 
+def relaxed_settings(gate_cfg) -> list[str]:
+    """The gate settings of this run that ask less than the package's defaults (a trigger form's overrides,
+    a hand-edited params file): recorded in the decision, logged and shown in the report."""
+    from momentor.config import from_dict
+
+    default = from_dict({}).gate
+    relaxed = [f"gate.beat_{kind}: {task} dropped" for kind in ("random", "fixed")
+               for task in getattr(default, f"beat_{kind}") if task not in getattr(gate_cfg, f"beat_{kind}")]
+    if gate_cfg.tolerance > default.tolerance:
+        relaxed.append(f"gate.tolerance: {gate_cfg.tolerance} points (default {default.tolerance})")
+    if gate_cfg.confidence < default.confidence:
+        relaxed.append(f"gate.confidence: {gate_cfg.confidence} (default {default.confidence})")
+    relaxed += [f"gate.floors.{key}: {default.floors[key]} dropped or lowered" for key in default.floors
+                if gate_cfg.floors.get(key, float("-inf")) < default.floors[key]]
+    return relaxed
+
+
 def file_digest(path) -> str:
     import hashlib
 
@@ -225,6 +244,7 @@ def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion
         "metrics_digest": file_digest(metrics_path),
     }
     decision["champion_release"] = champion_lib.current_release(champion_dir)
+    decision["relaxed"] = relaxed_settings(gate_cfg)
     decision["champion"] = str(champion_dir) if champion is not None else None
     decision["champion_note"] = note
     decision["metrics"] = str(metrics_path)

@@ -114,6 +114,16 @@ def test_floors_and_tasks_without_items():
     assert skipped["task"] == "qvhighlights" and skipped["verdict"] == "skipped" and "no per-item" in skipped["note"]
 
 
+def test_a_relaxed_gate_is_recorded_and_shown():
+    assert gate.relaxed_settings(_gate()) == []
+    relaxed = gate.relaxed_settings(_gate(beat_random="[]", tolerance=5))
+    assert relaxed == ["gate.beat_random: grounding dropped", "gate.tolerance: 5.0 points (default 0.0)"]
+    from momentor.eval import report
+
+    decision = {**_decide(_result(_hits(30)), random=_result(_hits(2))), "relaxed": relaxed}
+    assert "asks less than the defaults: gate.beat_random: grounding dropped" in report.render({}, decision=decision)
+
+
 def test_unknown_tasks_in_the_baseline_lists_are_config_errors():
     with pytest.raises(config.ConfigError, match="gate.beat_random"):
         _gate(beat_random="[qvhighlights]")
