@@ -4,8 +4,9 @@ For each video a reader yields, ingest finds its file (the path the source names
 ``<videos>/<video_id>.<ext>``), checks that it opens and decodes at both ends, hashes it, settles the
 duration (the one the source states, else the file's), applies ``data.past_end_policy`` to every window
 and writes the rows. A bad video (missing, empty, corrupt, truncated or undecodable file; zero or unknown
-duration) and a bad annotation (unparsable line, unordered window) go to ``quarantine.jsonl`` with a hint;
-the run goes on and the summary counts them.
+duration) and a bad annotation (an annotation file that is not valid JSON, an unparsable line, a window
+that is not an ordered ``[start, end]`` pair, a caption or query that is not text) go to
+``quarantine.jsonl`` with the file, the item and a hint; the run goes on and the summary counts them.
 
 Past-end policy (``data.past_end_policy``; the evaluation clips predictions and ground truth to the video
 by default, ``eval.clip_to_duration``):
@@ -30,7 +31,7 @@ from pathlib import Path
 from momentor.config import Config, ConfigError, SourceConfig
 from momentor.data.decode import probe_video
 from momentor.data.formats import read_source
-from momentor.data.formats.record import Rejected, SourceVideo, check_window, fit_window
+from momentor.data.formats.record import Rejected, SourceVideo, check_text, check_window, fit_window
 from momentor.data.manifest import QUARANTINE_FILE, SAFE_ID, SPLITS, ManifestWriter
 from momentor.data.quarantine import BadInput, Quarantine
 
@@ -120,13 +121,25 @@ class _Ingest:
         self.quarantine = Quarantine(self.writer.partial / QUARANTINE_FILE, "ingest")
         self.videos: dict[str, dict] = {}  # video_id -> its row (a second source may add annotations to it)
 
-    def window(self, raw, what: str, video: dict, stats: Counter, kind: str):
+    def reject(self, item: str, origin: str, err: BadInput, stats: Counter) -> None:
+        """Quarantine one annotation item of the file ``origin`` (its reason starts with the file's name)."""
+        self.quarantine.add(item, origin, f"{Path(origin).name}: {err.reason}", err.hint)
+        stats["quarantined"] += 1
+
+    def text(self, raw, what: str, origin: str, stats: Counter) -> str | None:
+        """A caption or query text, or None (quarantined, counted)."""
+        try:
+            return check_text(raw, what)
+        except BadInput as err:
+            self.reject(what, origin, err, stats)
+            return None
+
+    def window(self, raw, what: str, origin: str, video: dict, stats: Counter, kind: str):
         """A checked window after the past-end policy, or None (quarantined or dropped; both counted)."""
         try:
             window = check_window(raw, what)
         except BadInput as err:
-            self.quarantine.add_error(what, video["path"], err)
-            stats["quarantined"] += 1
+            self.reject(what, origin, err, stats)
             return None
         if window[1] > video["duration"]:
             stats[f"past_end_{kind}"] += 1
@@ -159,19 +172,25 @@ class _Ingest:
 
     def _add_annotations(self, record: SourceVideo, row: dict, source: SourceConfig, stats: Counter) -> None:
         vid, split = row["video_id"], row["split"]
-        for k, (start, end, caption) in enumerate(record.segments):
-            window = self.window((start, end), f"{vid}_s{k}", row, stats, "segments")
+        origin = record.origin or source.path  # the annotation file, named with every quarantined item
+        for k, (raw_window, raw_caption) in enumerate(record.segments):
+            sid = f"{vid}_s{k}"
+            caption = self.text(raw_caption, sid, origin, stats)
+            window = None if caption is None else self.window(raw_window, sid, origin, row, stats, "segments")
             if window is not None:
-                segment = {"segment_id": f"{vid}_s{k}", "video_id": vid, "caption": caption, "origin": "gt"}
+                segment = {"segment_id": sid, "video_id": vid, "caption": caption, "origin": "gt"}
                 self.writer.add("segments", {**segment, "start": window[0], "end": window[1]})
                 stats["segments"] += 1
         for k, query in enumerate(record.queries):
             qid = query.query_id or f"{vid}_q{k}"
-            windows = [self.window(w, qid, row, stats, "queries") for w in query.windows]
+            text = self.text(query.text, qid, origin, stats)
+            if text is None:
+                continue
+            windows = [self.window(w, qid, origin, row, stats, "queries") for w in query.windows]
             if query.windows and not any(w is not None for w in windows):
                 continue
             self.writer.add("queries", {
-                "query_id": qid, "video_id": vid, "text": query.text, "split": split, "source": source.format,
+                "query_id": qid, "video_id": vid, "text": text, "split": split, "source": source.format,
                 "windows": [list(w) for w in windows if w is not None],
                 "relevant_clip_ids": query.relevant_clip_ids, "saliency_scores": query.saliency_scores,
             })  # fmt: skip
@@ -184,8 +203,7 @@ class _Ingest:
             except _Dropped:
                 continue
             except BadInput as err:
-                self.quarantine.add_error(iid, source.path, err)
-                stats["quarantined"] += 1
+                self.reject(iid, origin, err, stats)
                 continue
             self.writer.add("instructions", {
                 "instruction_id": iid, "video_id": vid, "task": instruction.task,
@@ -219,7 +237,7 @@ class _Ingest:
             value = instruction.variables.get(key)
             if value is None:
                 continue
-            nested = bool(value) and isinstance(value[0], (list, tuple))
+            nested = isinstance(value[0], (list, tuple))  # checked by windows(): a window or a list of them
             count = len(value) if nested else 1
             taken, fitted = fitted[:count], fitted[count:]
             instruction.variables[key] = [list(w) for w in taken] if nested else list(taken[0])

@@ -139,4 +139,6 @@ def test_reader_yields_source_records(fixtures_dir):
     assert isinstance(first, SourceVideo) and first.duration == 55.15
     with pytest.raises(FileNotFoundError, match="data.sources"):
         read_source("charades_sta", fixtures_dir / "nowhere")
-    assert np.isclose(first.segments[0][0], 0.28)
+    window, caption = first.segments[0]  # as annotated: ingest checks it
+    assert np.isclose(window[0], 0.28) and isinstance(caption, str)
+    assert first.origin == str(fixtures_dir / "activitynet_captions" / "val_1.json")

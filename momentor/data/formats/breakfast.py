@@ -74,6 +74,7 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
             split or splits.get(file.stem, "train"),
             duration=len(labels) / LABEL_FPS,
             fps=LABEL_FPS,
+            origin=str(file),
             frame_labels=labels,
-            segments=[(s, e, label.replace("_", " ")) for s, e, label in label_runs(labels, LABEL_FPS)],
+            segments=[((s, e), label.replace("_", " ")) for s, e, label in label_runs(labels, LABEL_FPS)],
         )

@@ -48,8 +48,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
             video = videos.get(video_id)
             if video is None:
                 video = videos[video_id] = SourceVideo(
-                    video_id, split_from_name(file.name, split, "test"), duration=durations.get(video_id)
-                )
+                    video_id, split_from_name(file.name, split, "test"), duration=durations.get(video_id),
+                    origin=str(file),
+                )  # fmt: skip
             number = len(video.queries)
             video.queries.append(Query(sentence.strip(), [window], query_id=f"{video_id}_q{number}"))
         yield from videos.values()

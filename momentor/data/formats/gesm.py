@@ -7,23 +7,27 @@ Durations come from the video files (``videos`` of the source), as the file stat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from momentor.data.formats.record import Rejected, SourceVideo, locate, split_from_name
+from momentor.data.formats.record import Rejected, SourceVideo, read_json_files, split_from_name
 from momentor.data.quarantine import BadInput
 
 
 def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
-    for file in locate(path, "*.json", "GESM JSON"):
-        for video_id, entry in json.loads(file.read_text()).items():
-            try:
-                timestamps, captions = entry["timestamps"], entry["captions"]
-                if len(timestamps) != len(captions):
-                    raise ValueError(f"{len(timestamps)} timestamps but {len(captions)} captions")
-                segments = [(w[0], w[1], str(c).strip()) for w, c in zip(timestamps, captions)]
-            except (KeyError, TypeError, ValueError, IndexError) as err:
-                yield Rejected(video_id, str(file), BadInput(f"malformed GESM entry: {err}", "fix the entry"))
-                continue
-            yield SourceVideo(video_id, split_from_name(file.stem, split, "train"), segments=segments)
+    return read_json_files(path, split, "*.json", "GESM JSON", _videos)
+
+
+def _videos(file: Path, videos: dict, split: str | None) -> Iterator[SourceVideo | Rejected]:
+    for video_id, entry in videos.items():
+        try:
+            timestamps, captions = entry["timestamps"], entry["captions"]
+            if len(timestamps) != len(captions):
+                raise ValueError(f"{len(timestamps)} timestamps but {len(captions)} captions")
+        except (KeyError, TypeError, ValueError) as err:
+            yield Rejected(video_id, str(file), BadInput(f"malformed GESM entry: {err}", "fix the entry"))
+            continue
+        segments = list(zip(timestamps, captions))  # checked by ingest, one event at a time
+        yield SourceVideo(
+            video_id, split_from_name(file.stem, split, "train"), origin=str(file), segments=segments
+        )

@@ -13,11 +13,10 @@ the video files (``videos`` of the source), as the release states none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from momentor.data.formats.record import Instruction, Rejected, SourceVideo, locate, split_from_name
+from momentor.data.formats.record import Instruction, Rejected, SourceVideo, read_json_files, split_from_name
 from momentor.data.manifest import TASKS
 from momentor.data.quarantine import BadInput
 
@@ -74,21 +73,34 @@ def _instruction(video: str, data_type: str, k: int, item: dict) -> Instruction:
 
 
 def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
-    for file in locate(path, "*.json", "Moment-10M JSON"):
-        for video_id, by_type in json.loads(file.read_text()).items():
-            video = SourceVideo(video_id, split_from_name(file.stem, split, "train"))
-            for data_type, items in by_type.items():
-                if data_type not in TYPE_TASKS:
-                    reason = BadInput(
-                        f"unknown Moment-10M data type {data_type!r} ({len(items)} items)",
-                        f"map it to a task in momentor.data.formats.moment10m.TYPE_TASKS; known: {', '.join(TYPE_TASKS)}",
-                    )
-                    yield Rejected(f"{video_id}/{data_type}", str(file), reason)
-                    continue
-                for k, item in enumerate(items):
-                    try:
-                        video.instructions.append(_instruction(video_id, data_type, k, item))
-                    except (KeyError, TypeError, ValueError, AttributeError) as err:
-                        reason = BadInput(f"malformed instruction: {err!r}", "fix the item in the JSON")
-                        yield Rejected(f"{video_id}/{data_type}/{k}", str(file), reason)
-            yield video
+    return read_json_files(path, split, "*.json", "Moment-10M JSON", _videos)
+
+
+def _videos(file: Path, videos: dict, split: str | None) -> Iterator[SourceVideo | Rejected]:
+    for video_id, by_type in videos.items():
+        if not isinstance(by_type, dict):
+            reason = BadInput(f"malformed video entry: {type(by_type).__name__}, not {{data type: [items]}}",
+                              "fix the entry in the JSON")  # fmt: skip
+            yield Rejected(video_id, str(file), reason)
+            continue
+        video = SourceVideo(video_id, split_from_name(file.stem, split, "train"), origin=str(file))
+        for data_type, items in by_type.items():
+            if data_type not in TYPE_TASKS:
+                count = f"{len(items)} items" if isinstance(items, list) else type(items).__name__
+                reason = BadInput(
+                    f"unknown Moment-10M data type {data_type!r} ({count})",
+                    f"map it to a task in momentor.data.formats.moment10m.TYPE_TASKS; known: {', '.join(TYPE_TASKS)}",
+                )
+                yield Rejected(f"{video_id}/{data_type}", str(file), reason)
+                continue
+            if not isinstance(items, list):
+                reason = BadInput(f"{data_type} is a {type(items).__name__}, not a list", "fix the JSON")
+                yield Rejected(f"{video_id}/{data_type}", str(file), reason)
+                continue
+            for k, item in enumerate(items):
+                try:
+                    video.instructions.append(_instruction(video_id, data_type, k, item))
+                except (KeyError, TypeError, ValueError, AttributeError) as err:
+                    reason = BadInput(f"malformed instruction: {err!r}", "fix the item in the JSON")
+                    yield Rejected(f"{video_id}/{data_type}/{k}", str(file), reason)
+        yield video

@@ -25,20 +25,25 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 entry = json.loads(line)
                 vid, duration = entry["vid"], float(entry["duration"])
                 query = Query(
-                    entry["query"].strip(),
-                    [tuple(w) for w in entry.get("relevant_windows", [])],
+                    entry["query"],  # the text and each window are checked by ingest
+                    list(entry.get("relevant_windows", [])),
                     query_id=str(entry["qid"]),
                     relevant_clip_ids=[int(c) for c in entry.get("relevant_clip_ids", [])],
                     saliency_scores=[[int(s) for s in row] for row in entry.get("saliency_scores", [])],
                 )
+            except json.JSONDecodeError as err:
+                where = f"{file}: line {lineno} column {err.colno}"
+                reason = BadInput(f"{where}: not valid JSON ({err.msg})", "fix the line")
+                yield Rejected(f"{file.name}:{lineno}", str(file), reason)
+                continue
             except (KeyError, TypeError, ValueError) as err:
-                reason = BadInput(f"line {lineno} is not a QVHighlights query: {err!r}", "fix the line")
+                reason = BadInput(f"{file}: line {lineno} is not a QVHighlights query: {err!r}", "fix it")
                 yield Rejected(f"{file.name}:{lineno}", str(file), reason)
                 continue
             video = videos.get(vid)
             if video is None:
                 video = videos[vid] = SourceVideo(
-                    vid, split_from_name(file.stem, split, "val"), duration=duration
+                    vid, split_from_name(file.stem, split, "val"), duration=duration, origin=str(file)
                 )
             video.queries.append(query)
         yield from videos.values()

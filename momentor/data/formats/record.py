@@ -1,13 +1,17 @@
 """What a format reader yields: one :class:`SourceVideo` per video, before ingest checks and writes it.
 
 Readers only parse. The checks that every source shares (is the file there and decodable, is the duration
-known, do annotations end after the video) happen once, in :mod:`momentor.data.ingest`; the policy for
-annotations past the video end is :func:`fit_window`.
+known, is every window a pair of seconds and every caption text, do annotations end after the video) happen
+once, in :mod:`momentor.data.ingest`; the policy for annotations past the video end is :func:`fit_window`.
+So a reader passes windows and texts on as the file has them: one bad item is quarantined by ingest, and
+the rest of its video and of its file are still ingested.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -58,10 +62,25 @@ def check_window(window, what: str) -> Window:
     return (start, end)
 
 
+def check_text(text, what: str) -> str:
+    """``text`` stripped, or BadInput naming ``what`` when the annotation holds something else (a number)."""
+    if not isinstance(text, str):
+        raise BadInput(f"{what}: {text!r} is not text", "fix the annotation: captions and queries are text")
+    return text.strip()
+
+
+def moment_windows(value) -> list:
+    """The windows of a moment variable as annotated: ``[s, e]`` is one, ``[[s, e], ...]`` several; anything
+    else is passed on as one (for :func:`check_window` to refuse)."""
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+        return list(value)
+    return [value]
+
+
 @dataclass
 class Query:
-    text: str
-    windows: list[Window]
+    text: str  # as annotated: ingest checks it is text
+    windows: list  # as annotated: ingest checks each is a [start, end] pair
     query_id: str | None = None  # the source's own id (QVHighlights qid); None = numbered by ingest
     relevant_clip_ids: list[int] = field(default_factory=list)
     saliency_scores: list[list[int]] = field(default_factory=list)
@@ -84,22 +103,25 @@ class Instruction:
 
     def windows(self) -> list[Window]:
         moments = [self.variables[k] for k in ("moment", "SOURCE_CLIP") if k in self.variables]
-        out: list[Window] = []
-        for value in moments:
-            for w in value if value and isinstance(value[0], (list, tuple)) else [value]:
-                out.append(check_window(w, f"instruction {self.source_id or self.task} moment"))
-        return out
+        what = f"instruction {self.source_id or self.task} moment"
+        return [check_window(w, what) for value in moments for w in moment_windows(value)]
 
     def render(self) -> list[dict]:
         """Turns as ``[{"from", "value"}]`` with the variables filled in; the first human turn holds <video>."""
+        what = f"instruction {self.source_id or self.task}"
         values = {}
         for key, value in self.variables.items():
             if key in ("moment", "SOURCE_CLIP"):
-                nested = bool(value) and isinstance(value[0], (list, tuple))
-                values[key] = ", ".join(format_window(w) for w in value) if nested else format_window(value)
+                windows = [check_window(w, f"{what} {key}") for w in moment_windows(value)]
+                values[key] = ", ".join(format_window(w) for w in windows)
             elif key == "click_position":
-                t, (x, y) = value
-                values[key] = f"{format_time(t)} at ({round(x, 2)}, {round(y, 2)})"
+                try:
+                    t, (x, y) = value
+                    values[key] = f"{format_time(float(t))} at ({round(float(x), 2)}, {round(float(y), 2)})"
+                except (TypeError, ValueError) as err:
+                    raise BadInput(
+                        f"{what}: click_position {value!r} is not [t, [x, y]]", "fix the item's variables"
+                    ) from err
             else:
                 values[key] = value
         try:
@@ -136,7 +158,8 @@ class SourceVideo:
     duration: float | None = None  # None = take it from the video file
     fps: float = 0.0
     path: str = ""  # the file when the source names it (the sample corpus); else found in `videos`
-    segments: list[tuple[float, float, str]] = field(default_factory=list)
+    origin: str = ""  # the annotation file it was read from (named in the quarantine report)
+    segments: list[tuple[object, str]] = field(default_factory=list)  # (window, caption) as annotated
     queries: list[Query] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
     tracks: list[Track] = field(default_factory=list)
@@ -171,3 +194,37 @@ def locate(path: Path, pattern: str, what: str) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no {what} ({pattern}) in {path}; point the source's path at the file")
     return found
+
+
+def read_json(file: Path):
+    """The parsed content of a JSON annotation file; BadInput naming the file, line and column when it is not
+    valid JSON (or not UTF-8)."""
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BadInput(
+            f"{file}: line {err.lineno} column {err.colno}: not valid JSON ({err.msg})",
+            "fix the file at that place (a truncated download or a hand edit); the other files are ingested",
+        ) from err
+    except UnicodeDecodeError as err:
+        raise BadInput(f"{file}: byte {err.start}: not UTF-8 text", "re-download the file") from err
+
+
+Parse = Callable[[Path, dict, str | None], Iterator]
+
+
+def read_json_files(path: Path, split: str | None, pattern: str, what: str, parse: Parse) -> Iterator:
+    """``parse(file, content, split)`` for each JSON file of a source (see :func:`locate`); a file that is
+    not valid JSON, or whose top level is not an object, is one Rejected item and the next file is read."""
+    for file in locate(path, pattern, what):
+        try:
+            content = read_json(file)
+            if not isinstance(content, dict):
+                raise BadInput(
+                    f"{file}: the top level is a JSON {type(content).__name__}, not the object of a {what}",
+                    "point the source's path at a file of its format",
+                )
+        except BadInput as err:
+            yield Rejected(file.name, str(file), err)
+            continue
+        yield from parse(file, content, split)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from momentor.data.formats.record import Query, Rejected, SourceVideo, Track, locate
+from momentor.data.formats.record import Query, Rejected, SourceVideo, Track, read_json_files
 from momentor.data.quarantine import BadInput
 
 
 def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
-    from momentor.data.sample_corpus import ANNOTATIONS, FORMAT
+    from momentor.data.sample_corpus import ANNOTATIONS
 
-    file = locate(path, ANNOTATIONS, "sample corpus annotation")[0]
-    annotation = json.loads(file.read_text())
+    return read_json_files(path, split, ANNOTATIONS, "sample corpus annotation", _videos)
+
+
+def _videos(file: Path, annotation: dict, split: str | None) -> Iterator[SourceVideo | Rejected]:
+    from momentor.data.sample_corpus import FORMAT
+
     if annotation.get("format") != FORMAT:
         raise ValueError(
             f"{file} is not a {FORMAT} annotation (format {annotation.get('format')!r}); rebuild it "
@@ -28,10 +31,9 @@ def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
                 duration=float(video["duration"]),
                 fps=float(annotation["fps"]),
                 path=str(file.parent / video["file"]),
-                segments=[(e["start"], e["end"], e["caption"]) for e in video["events"]],
-                queries=[
-                    Query(q["text"], [tuple(q["window"])], query_id=q["query_id"]) for q in video["queries"]
-                ],
+                origin=str(file),
+                segments=[((e["start"], e["end"]), e["caption"]) for e in video["events"]],
+                queries=[Query(q["text"], [q["window"]], query_id=q["query_id"]) for q in video["queries"]],
                 tracks=[
                     Track(t["label"], t["times"], t["boxes"], track_id=t["track_id"]) for t in video["tracks"]
                 ],

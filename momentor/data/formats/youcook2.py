@@ -8,12 +8,11 @@ The windows are ``segments`` (seconds); the sentences are the caption's text bet
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from momentor.data.formats.record import Query, Rejected, SourceVideo, locate, split_from_name
+from momentor.data.formats.record import Query, Rejected, SourceVideo, read_json_files, split_from_name
 from momentor.data.quarantine import BadInput
 
 _TOKEN_PAIR = re.compile(r"(?:<time_token_\d+>\s*){2}")
@@ -25,21 +24,34 @@ def caption_sentences(caption: str) -> list[str]:
 
 
 def read(path: Path, split: str | None) -> Iterator[SourceVideo | Rejected]:
-    for file in locate(path, "*.json", "YouCook2 TimeChat JSON"):
-        for entry in json.loads(file.read_text())["annotations"]:
-            video_id = Path(str(entry.get("image_id", "?"))).stem
-            try:
-                windows = entry["segments"]
-                sentences = caption_sentences(entry["caption"])
-                if len(sentences) != len(windows):
-                    raise ValueError(f"{len(windows)} segments but {len(sentences)} sentences in the caption")
-                video = SourceVideo(
-                    video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"])
-                )
-            except (KeyError, TypeError, ValueError) as err:
-                yield Rejected(video_id, str(file), BadInput(f"malformed annotation: {err}", "fix the entry"))
-                continue
-            for k, (window, sentence) in enumerate(zip(windows, sentences)):
-                video.segments.append((window[0], window[1], sentence))
-                video.queries.append(Query(sentence, [tuple(window)], query_id=f"{video_id}_q{k}"))
-            yield video
+    return read_json_files(path, split, "*.json", "YouCook2 TimeChat JSON", _videos)
+
+
+def _videos(file: Path, data: dict, split: str | None) -> Iterator[SourceVideo | Rejected]:
+    entries = data.get("annotations")
+    if not isinstance(entries, list):
+        reason = BadInput(f"{file}: no 'annotations' list at the top level", "use a TimeChat-style file")
+        yield Rejected(file.name, str(file), reason)
+        return
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            reason = BadInput(f"annotations[{number}] is not an object", "fix the entry")
+            yield Rejected(f"annotations[{number}]", str(file), reason)
+            continue
+        video_id = Path(str(entry.get("image_id", "?"))).stem
+        try:
+            windows = entry["segments"]
+            sentences = caption_sentences(entry["caption"])
+            if len(sentences) != len(windows):
+                raise ValueError(f"{len(windows)} segments but {len(sentences)} sentences in the caption")
+            video = SourceVideo(
+                video_id, split_from_name(file.stem, split, "val"), duration=float(entry["duration"]),
+                origin=str(file),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as err:
+            yield Rejected(video_id, str(file), BadInput(f"malformed annotation: {err}", "fix the entry"))
+            continue
+        for k, (window, sentence) in enumerate(zip(windows, sentences)):
+            video.segments.append((window, sentence))  # the window is checked by ingest
+            video.queries.append(Query(sentence, [window], query_id=f"{video_id}_q{k}"))
+        yield video
