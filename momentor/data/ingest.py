@@ -4,9 +4,10 @@ For each video a reader yields, ingest finds its file (the path the source names
 ``<videos>/<video_id>.<ext>``), checks that it opens and decodes at both ends, hashes it, settles the
 duration (the one the source states, else the file's), applies ``data.past_end_policy`` to every window
 and writes the rows. A bad video (missing, empty, corrupt, truncated or undecodable file; zero or unknown
-duration) and a bad annotation (an annotation file that is not valid JSON, an unparsable line, a window
-that is not an ordered ``[start, end]`` pair, a caption or query that is not text) go to
-``quarantine.jsonl`` with the file, the item and a hint; the run goes on and the summary counts them.
+duration; a stated duration the file contradicts) and a bad annotation (an annotation file that is not
+valid JSON, an unparsable line, a window that is not an ordered ``[start, end]`` pair, a caption or query
+that is not text) go to ``quarantine.jsonl`` with the file, the item and a hint; the run goes on and the
+summary counts them.
 
 Past-end policy (``data.past_end_policy``; the evaluation clips predictions and ground truth to the video
 by default, ``eval.clip_to_duration``):
@@ -37,6 +38,12 @@ from momentor.data.quarantine import BadInput, Quarantine
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".m4v")
 SAFE_VIDEO_ID = re.compile(SAFE_ID)
+#: How far a source's stated duration may be from its file's before the video is quarantined: container
+#: durations and annotation tools round differently, and a re-encoded download can gain or lose a second or
+#: two (and a few percent on long videos); a 16 s clip annotated as 3000 s is another video, and the engine
+#: would decode it as a 3000 s one.
+DURATION_TOLERANCE_S = 2.0
+DURATION_TOLERANCE_FRACTION = 0.05
 #: what the summary counts per source
 STAT_KEYS = ("videos", "segments", "queries", "instructions", "tracks", "frame_labels", "quarantined",
              "past_end_segments", "past_end_queries", "past_end_instructions", "dropped_past_end")  # fmt: skip
@@ -77,6 +84,19 @@ def check_video_id(video_id) -> None:
         )
 
 
+def check_stated_duration(stated: float | None, real: float, path: Path) -> None:
+    """Refuse a stated duration that the video file contradicts (see :data:`DURATION_TOLERANCE_S`)."""
+    if stated is None:
+        return
+    tolerance = max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_FRACTION * real)
+    if not abs(stated - real) <= tolerance:  # `not <=`: a NaN stated duration is refused too
+        raise BadInput(
+            f"stated duration {stated:.2f} s but the video file {path} lasts {real:.2f} s "
+            f"(more than {tolerance:.2f} s apart)",
+            "fix the duration in the annotation, or check that the file is the annotated video",
+        )
+
+
 def resolve_video(video: SourceVideo, source: SourceConfig) -> dict:
     """The ``videos`` row of a reader's record: file found, decodable at both ends, hashed, duration settled."""
     check_video_id(video.video_id)
@@ -88,6 +108,7 @@ def resolve_video(video: SourceVideo, source: SourceConfig) -> dict:
     duration, fps, sha = video.duration, video.fps, ""
     if path is not None:
         info = probe_video(path)  # DecodeError (a BadInput) for missing, empty, corrupt, truncated files
+        check_stated_duration(duration, info.duration, path)
         duration = duration if duration is not None else info.duration
         fps, sha = info.fps, file_sha256(path)
     if duration is None:

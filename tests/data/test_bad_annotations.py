@@ -136,3 +136,21 @@ def test_json_that_is_not_an_object_at_the_top_is_one_quarantined_file(tmp_path)
     rc, tables, entries = run_ingest(tmp_path, "activitynet_captions", "anet_val.json", "[1, 2]")
     assert rc == 0 and "the top level is a JSON list" in entries["anet_val.json"]["reason"]
     assert set(tables["segments"]["segment_id"]) == {"side_s0"}
+
+
+@pytest.mark.parametrize("stated, quarantined", [(3000.0, True), (16.0, True), (4.5, False), (1.5, False),
+                                                 (float("nan"), True)])  # fmt: skip
+def test_a_stated_duration_far_from_the_file_is_quarantined_with_both(tmp_path, stated, quarantined):
+    rc, tables, entries = run_ingest(tmp_path, "activitynet_captions", "anet_val.json",
+                                     activitynet(duration=stated))  # fmt: skip
+    assert rc == 0
+    videos = tables["videos"].set_index("video_id")
+    assert ("bad" in entries) == quarantined and ("bad" in videos.index) != quarantined
+    if quarantined:
+        reason = entries["bad"]["reason"]
+        assert f"stated duration {stated:.2f} s" in reason and "lasts 3.00 s" in reason
+        assert str(tmp_path / "videos" / "bad.mp4") in reason
+        assert "bad_s1" not in set(tables["segments"]["segment_id"])
+    else:
+        assert videos.loc["bad", "duration"] == stated  # within tolerance: the annotation's own clock is kept
+    assert "good" in videos.index
