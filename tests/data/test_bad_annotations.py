@@ -154,3 +154,35 @@ def test_a_stated_duration_far_from_the_file_is_quarantined_with_both(tmp_path, 
     else:
         assert videos.loc["bad", "duration"] == stated  # within tolerance: the annotation's own clock is kept
     assert "good" in videos.index
+
+
+@pytest.mark.parametrize("template, variables, rendered", [
+    ("What is {x.__class__} during {moment}?", {"moment": [0, 1]},
+     "What is {x.__class__} during <t=0> ~ <t=1>?"),
+    ("{moment.__class__.__mro__} {moment[0]} {moment!r} {moment:>99} {{moment}} {", {"moment": [0, 1]},
+     "{moment.__class__.__mro__} {moment[0]} {moment!r} {moment:>99} {moment} {"),
+    ("Who says {quote}?", {"quote": "{moment.__init__.__globals__}", "moment": [0, 1]},
+     "Who says {moment.__init__.__globals__}?"),
+])  # fmt: skip
+def test_moment10m_templates_fill_plain_names_only_and_keep_the_rest_as_text(
+    tmp_path, template, variables, rendered
+):
+    item = {"id": "hostile", "conversations": [{"human": template, "gpt": "It is {moment}."}],
+            "variables": variables, "clip_similarity": 0.2}  # fmt: skip
+    rc, tables, entries = run_ingest(tmp_path, "moment10m", "m10m_train.json",
+                                     json.dumps({"good": {"qa_data": [item]}}))  # fmt: skip
+    assert rc == 0 and entries == {}
+    (conversation,) = tables["instructions"]["conversations"]
+    assert json.loads(conversation) == [
+        {"from": "human", "value": f"<video>\n{rendered}"},
+        {"from": "gpt", "value": "It is <t=0> ~ <t=1>."},
+    ]
+
+
+def test_a_template_naming_a_missing_variable_is_quarantined(tmp_path):
+    item = {"id": "lost", "conversations": [{"human": "When is {momnet}?", "gpt": "{moment}"}],
+            "variables": {"moment": [0, 1]}, "clip_similarity": 0.2}  # fmt: skip
+    rc, tables, entries = run_ingest(tmp_path, "moment10m", "m10m_train.json",
+                                     json.dumps({"good": {"qa_data": [item]}}))  # fmt: skip
+    assert rc == 0 and len(tables["instructions"]) == 0
+    assert "names {momnet}, which is not one of its variables (moment)" in entries["lost"]["reason"]

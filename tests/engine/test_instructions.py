@@ -157,3 +157,18 @@ def test_annotated_queries_become_localization_instructions():
     # past the end: rounded down onto the video, as every engine timestamp
     (late,) = query_localization(video, [("the end", (10.0, 20.0))], seed=0)
     assert [float(t) for t in TIME.findall(late.answer)] == [10.0, 12.34]
+
+
+def test_braces_in_captions_labels_and_queries_are_text_not_lookups():
+    """The engine's templates are its own; what it fills in (annotated captions, instance labels, queries)
+    goes in as values, so `{x.__class__}` or `{x[0]}` in the data comes out as written (issue #27)."""
+    video = _structure()
+    hostile = ["{x.__class__}", "{caption[0]} {s.__init__.__globals__}", "{{label}} {:>99}"]
+    video.captions = hostile
+    video.matrix.instances[0].label = "{label.__class__}"
+    video.queries = [("{e!r} where {caption}", (1.0, 2.0))]
+    instructions = generate_instructions(video, ["gesm", *TASK_TYPES], seed=0)
+    text = " ".join(i.question + " " + i.answer for i in instructions)
+    for written in [*hostile, "{label.__class__}", "{e!r} where {caption}"]:
+        assert written in text
+    assert "<class" not in text and "function" not in text

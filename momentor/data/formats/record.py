@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,33 @@ def moment_windows(value) -> list:
     return [value]
 
 
+#: ``{{``, ``}}`` or a plain ``{name}``: the only fields an annotation template may hold
+_TEMPLATE_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_template(template: str, values: dict, what: str) -> str:
+    """``template`` with each plain ``{name}`` replaced by ``values[name]`` (and ``{{``/``}}`` unescaped).
+
+    The template is annotation text, so it is never given to ``str.format``: ``{x.__class__}``, ``{x[0]}``
+    or ``{x:>999999999}`` would be an attribute lookup, an index or a billion-character pad. Anything in
+    braces but a plain name stays as written; a plain name that is not a variable is BadInput.
+    """
+
+    def field_value(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            return match.group(0)[0]
+        if name not in values:
+            raise BadInput(
+                f"{what}: its template names {{{name}}}, which is not one of its variables "
+                f"({', '.join(values) or 'none'})",
+                "every {name} in the conversation must be a key of its 'variables'",
+            )
+        return str(values[name])
+
+    return _TEMPLATE_FIELD.sub(field_value, template)
+
+
 @dataclass
 class Query:
     text: str  # as annotated: ingest checks it is text
@@ -124,13 +152,7 @@ class Instruction:
                     ) from err
             else:
                 values[key] = value
-        try:
-            turns = [{"from": role, "value": template.format(**values)} for role, template in self.turns]
-        except (KeyError, IndexError, ValueError) as err:
-            raise BadInput(
-                f"instruction {self.source_id}: its template cannot be filled ({err!r})",
-                "every {name} in the conversation must be a key of its 'variables'",
-            ) from err
+        turns = [{"from": role, "value": fill_template(text, values, what)} for role, text in self.turns]
         first_human = next((t for t in turns if t["from"] == "human"), None)
         if first_human is None:
             raise BadInput(
