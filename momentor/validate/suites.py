@@ -112,6 +112,11 @@ def _times(rules: Rules, table: str, start: str = "start", end: str = "end") -> 
 
 def videos_suite(rules: Rules) -> list:
     return [
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            description="the corpus has at least one video (none: every item was quarantined at ingest or no "
+            "source was read; see quarantine.jsonl beside the manifest)",
+        ),
         *_unique_id("video_id", "videos"),
         gxe.ExpectColumnValuesToMatchRegex(
             column="video_id", regex=f"^{SAFE_ID}$",

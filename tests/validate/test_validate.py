@@ -319,3 +319,28 @@ def test_a_video_id_that_is_not_a_safe_file_name_fails_the_manifest_suite(tmp_pa
     run = validate(cfg, groups=["manifest"])
     assert not run.success
     assert ("videos", "expect_column_values_to_match_regex", "video_id") in _failed(run)
+
+
+def test_an_empty_corpus_fails_validation_and_says_why(tmp_path, capsys):
+    """Every video quarantined at ingest (here: its file is missing) leaves an empty manifest, which
+    `momentor validate` refuses, instead of training failing on it later (issue #27)."""
+    from momentor.cli import main
+
+    (tmp_path / "events.json").write_text(json.dumps({"gone": {"timestamps": [[0, 1]], "captions": ["x"]}}))
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "model": {"preset": "tiny"},
+        "paths": {"work": str(tmp_path / "work")},
+        "data": {"sources": [{"format": "gesm", "path": str(tmp_path / "events.json"),
+                              "videos": str(tmp_path), "split": "train"}]},
+    }))  # fmt: skip
+    assert main(["ingest", "--params", str(params)]) == 0  # quarantines its one video and goes on
+    capsys.readouterr()
+    assert main(["validate", "--params", str(params), "--suite", "manifest"]) == 1
+    err = capsys.readouterr().err
+    assert "expect_table_row_count_to_be_between" in err and "at least one video" in err
+    assert "quarantine" in err
+    failures = json.loads((tmp_path / "work" / "validate" / "failures.json").read_text())
+    assert [(f["table"], f["expectation"]) for f in failures] == [
+        ("videos", "expect_table_row_count_to_be_between")
+    ]
