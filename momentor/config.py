@@ -161,8 +161,6 @@ class StageConfig:
     lr: float = 1e-2  # the cpu preset's rate (only the projection and temporal tables train); paper: 2e-5
     tasks: list[str] | None = None  # instruction tasks read (None: gesm -> gesm, instruct -> the 8 task types)
     task_repeats: dict[str, int] = field(default_factory=dict)  # {task: k}: its examples count k times per epoch
-    # composed videos per training video: events of different videos strung together (momentor/train/compose.py)
-    compose: float = 0.0
     lora_lr: float | None = None  # rate of the LoRA adapters (model.lora_rank > 0); None = lr
 
 
@@ -425,8 +423,6 @@ def _validate_values(cfg: Config) -> None:
             raise ConfigError(f"train.{name}.max_steps: {stage.max_steps} must be at least 1 (or null: epochs decide)")
         if stage.lora_lr is not None and stage.lora_lr <= 0:
             raise ConfigError(f"train.{name}.lora_lr: {stage.lora_lr} must be positive (or null: the stage's lr)")
-        if stage.compose < 0:
-            raise ConfigError(f"train.{name}.compose: {stage.compose} must be 0 (off) or positive")
         for task, k in stage.task_repeats.items():
             if k < 1:
                 raise ConfigError(f"train.{name}.task_repeats.{task}: {k} is too small; use a whole number of at least 1")
@@ -434,8 +430,6 @@ def _validate_values(cfg: Config) -> None:
         raise ConfigError(f"model.lora_rank: {cfg.model.lora_rank} must be 0 (no adapters) or positive")
     if cfg.model.lora_rank and not cfg.model.lora_targets:
         raise ConfigError("model.lora_targets: empty; name the LLM's linear layers to adapt (e.g. [q_proj, v_proj])")
-    if cfg.train.align.compose:
-        raise ConfigError("train.align.compose: the align stage has no timestamps to compose; leave it 0")
     for key in ("beat_random", "beat_fixed"):
         unknown = sorted(set(getattr(cfg.gate, key)) - {"grounding", "dense_captioning"})
         if unknown:

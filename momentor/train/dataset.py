@@ -28,7 +28,7 @@ from momentor.data.features import load_features
 from momentor.data.manifest import TASKS, read_table, table_path
 from momentor.model.momentor import Batch, collate
 from momentor.model.prompt import FRAME, Encoded, PromptEncoder
-from momentor.train.compose import compose_features, training_events
+from momentor.train.clips import clip_features, training_events
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ ALIGN_QUESTION = "Describe what happens in the video."
 # tables whose content decides a stage's examples (hashed into the data version)
 STAGE_TABLES = {
     "align": ("videos", "segments"),
-    "gesm": ("videos", "instructions", "segments"),  # segments: composed videos (train.<stage>.compose)
-    "instruct": ("videos", "instructions", "segments"),
+    "gesm": ("videos", "instructions"),
+    "instruct": ("videos", "instructions"),
 }
 
 
@@ -47,7 +47,7 @@ class Example:
     video_id: str
     conversations: str  # JSON list of {"from", "value"} turns
     duration: float  # s
-    parts: tuple = ()  # a composed video's events (momentor.train.compose.Part); () for a real video
+    parts: tuple = ()  # an event clip's events (momentor.train.clips.Part); () for a whole video
 
     @property
     def sources(self) -> list[str]:
@@ -64,7 +64,7 @@ def align_examples(manifest_dir: str | Path, split: str = "train") -> list[Examp
     """One clip-caption pair per event of the split's videos (the method's modality alignment).
 
     The event is cut out of its video and shown as a video of its own (its frames resampled to M from the
-    cached features, as a one-event composition), with the question "Describe what happens in the video."
+    cached features: an event clip, :mod:`momentor.train.clips`), with the question "Describe what happens in the video."
     and its caption as the answer: no timestamps, so the stage trains the projection to show the LLM what the
     frames hold. Pairs per event and not per video: a video's captions in order are one example per video
     (34 on the sample corpus), its events are three times as many, each with a single answer.
@@ -158,9 +158,9 @@ class FeatureStore:
         return self._cache[video_id]
 
     def of(self, example: Example) -> torch.Tensor:
-        """The frames (m, f) an example shows: its video's, or its composition's."""
+        """The frames (m, f) an example shows: its video's, or its event clip's."""
         if example.parts:
-            return compose_features(example.parts, self, self.num_frames)
+            return clip_features(example.parts, self, self.num_frames)
         return self[example.video_id]
 
 

@@ -29,8 +29,7 @@ from momentor.model import checkpoint as model_checkpoint
 from momentor.model.builders import build_model
 from momentor.model.momentor import Batch
 from momentor.train import checkpointing, launch
-from momentor.train.compose import composed_examples
-from momentor.train.dataset import STAGE_TASKS, FeatureStore, StageDataset, data_version, stage_examples
+from momentor.train.dataset import FeatureStore, StageDataset, data_version, stage_examples
 from momentor.train.deepspeed_config import use_bf16
 from momentor.train.engine import build_engine, prepare_model
 from momentor.train.progress import Progress, write_summary
@@ -140,11 +139,6 @@ def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[S
     features = feature_dir(cfg)
     schedule = getattr(cfg.train, stage)
     examples = stage_examples(manifest_dir, stage, tasks=schedule.tasks, repeats=schedule.task_repeats)
-    if schedule.compose:
-        tasks = schedule.tasks or list(STAGE_TASKS[stage])
-        examples += composed_examples(
-            manifest_dir, schedule.compose, tasks, cfg.train.seed, STAGES.index(stage), schedule.task_repeats
-        )
     dataset = StageDataset(
         examples, FeatureStore(features, model.prompts.num_frames), model.prompts, cfg.train.max_length
     )

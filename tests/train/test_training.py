@@ -37,7 +37,7 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
     assert state["step"] == 3 and state["plan"]["num_examples"] == len(
         stage_examples(cfg.paths.work + "/manifest", "gesm")
     )
-    assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "segments.parquet", "index.parquet"}
+    assert set(state["data_version"]) == {"videos.parquet", "instructions.parquet", "index.parquet"}
     # the held-out loss on the val split, at the checkpoint step and the last one
     assert [r["step"] for r in rows if r["val_loss"] is not None] == [2, 3] and rows[-1]["val_loss"] > 0
     summary = json.loads((tmp_path / "gesm" / "train_summary.json").read_text())
@@ -153,7 +153,7 @@ def test_init_from_another_model_setting_is_refused(tiny_cfg, tmp_path):
 
 def test_align_pairs_each_event_clip_with_its_caption(tiny_cfg, tmp_path):
     from momentor.data.features import feature_dir
-    from momentor.train.compose import training_events
+    from momentor.train.clips import training_events
     from momentor.train.dataset import FeatureStore
 
     cfg = tiny_cfg(*FAST, "train.align.enabled=true", "train.align.max_steps=2")
