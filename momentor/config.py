@@ -188,7 +188,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation conventions (METHOD.md §4)."""
+    """Evaluation conventions: how each benchmark's reference evaluator counts (see docs/method.md)."""
 
     iou_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
     iou_inclusive: bool = True  # R@1 counts IoU >= threshold (False: strict >)

@@ -1,6 +1,6 @@
 """Decoding with PyAV: M frames sampled uniformly over the video, both ends included.
 
-The sample times are t_m = m·T/(M−1), m = 0..M−1 (METHOD.md §1), T the duration of the video stream. The
+The sample times are t_m = m·T/(M−1), m = 0..M−1 (the paper's uniform frame sampling; docs/method.md), T the duration of the video stream. The
 frame taken at t is the one on screen at t: the last frame whose presentation time is <= t (so t = T gives
 the last frame). Memory is flat in the video's length: frames are decoded as a stream and only the M kept
 ones are converted to RGB; when the next sample time is more than ``seek_gap_s`` ahead, the decoder seeks

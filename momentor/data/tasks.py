@@ -1,4 +1,4 @@
-"""The instruction task types of Moment-10M (METHOD.md §3), one list for the config, the manifest and the engine."""
+"""The instruction task types of Moment-10M (docs/method.md), one list for the config, the manifest and the engine."""
 
 #: 5 single-segment then 3 cross-segment task types, in the paper's order.
 TASK_TYPES = (
