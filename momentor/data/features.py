@@ -101,11 +101,9 @@ class FrameFeaturizer:
         self.batch_size = cfg.data.feature_batch_size
         self.compute = precision(cfg)
         if cfg.data.feature_backend == "onnx":
-            from momentor.export.runtime import (
-                OnnxFrameEncoder,  # optional: only this backend needs onnxruntime
-            )
+            from momentor.export.onnx_export import cached_encoder  # only this backend needs onnxruntime
 
-            self.encoder = OnnxFrameEncoder.from_config(cfg)
+            self.encoder = cached_encoder(cfg)
         else:
             self.encoder = build_encoder(self.spec, seed=seed)
 

@@ -131,8 +131,6 @@ def current_release(champion: str | Path) -> str | None:
 
 def _check_binding(decision: dict, checkpoint: Path, metrics: Path, champion: Path) -> None:
     """Refuse a decision about another checkpoint, other metrics, or a champion that has changed since."""
-    from momentor.eval.gate import file_digest
-
     bound = decision.get("candidate") or {}
     redo = "run momentor gate on this checkpoint and these metrics again, or promote with --force"
     if not bound.get("checkpoint_digest") or not bound.get("metrics_digest"):
@@ -146,6 +144,13 @@ def _check_binding(decision: dict, checkpoint: Path, metrics: Path, champion: Pa
             f"the champion changed since the gate judged this model ({decision.get('champion_release')} -> "
             f"{current_release(champion)}); {redo}"
         )
+
+
+def file_digest(path) -> str:
+    """sha256 of a file's bytes."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def checkpoint_digest(checkpoint: Path) -> str:

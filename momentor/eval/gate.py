@@ -191,12 +191,6 @@ def relaxed_settings(gate_cfg) -> list[str]:
     return relaxed
 
 
-def file_digest(path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _weights_check(checkpoint) -> dict:
     from momentor.model.checkpoint import nonfinite_tensors
 
@@ -241,7 +235,7 @@ def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion
     decision["candidate"] = {
         "checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
         "checkpoint_digest": None if checkpoint is None else champion_lib.checkpoint_digest(Path(checkpoint)),
-        "metrics_digest": file_digest(metrics_path),
+        "metrics_digest": champion_lib.file_digest(metrics_path),
     }
     decision["champion_release"] = champion_lib.current_release(champion_dir)
     decision["relaxed"] = relaxed_settings(gate_cfg)

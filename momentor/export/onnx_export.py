@@ -40,7 +40,7 @@ from momentor.export.metadata import (
     write_metadata,
 )
 from momentor.export.parity import ParityError, batch_parity, failures, parity_frames, retrieval_parity
-from momentor.export.runtime import open_session
+from momentor.export.runtime import OnnxFrameEncoder, open_session
 from momentor.model.encoder import EncoderSpec, FrameEncoder
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,11 @@ def ensure_encoder_export(cfg: Config) -> Path:
         log.info("exporting the %s encoder to ONNX once, into %s", spec.id, folder)
         export_encoder(cfg, folder, keep_existing=True)  # two processes may race here: the first one wins
     return folder
+
+
+def cached_encoder(cfg: Config) -> OnnxFrameEncoder:
+    """The fp32 ONNX encoder of ``cfg``'s preset (feature extraction's ``onnx`` backend), exported on first use."""
+    return OnnxFrameEncoder(ensure_encoder_export(cfg), device=cfg.export.device)
 
 
 def _complete(folder: Path, spec: EncoderSpec) -> bool:

@@ -117,13 +117,6 @@ class OnnxFrameEncoder:
     ) -> OnnxFrameEncoder:
         return cls(folder, graph=graph, device=device)
 
-    @classmethod
-    def from_config(cls, cfg) -> OnnxFrameEncoder:
-        """The fp32 encoder of ``cfg``'s preset, exported into the cache on first use."""
-        from momentor.export.onnx_export import ensure_encoder_export
-
-        return cls(ensure_encoder_export(cfg), device=cfg.export.device)
-
     def preprocess(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
         """uint8 frames (b, h, w, 3) -> normalised pixels (b, 3, s, s)."""
         with torch.inference_mode():

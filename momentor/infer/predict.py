@@ -30,7 +30,6 @@ from momentor.infer.answers import answer_events, answer_windows, gesm_question,
 from momentor.model import checkpoint as model_checkpoint
 from momentor.model.generate import Answer, generate
 from momentor.model.momentor import Momentor
-from momentor.train.checkpointing import resolve_checkpoint
 from momentor.train.dataset import FeatureStore
 from momentor.train.deepspeed_config import use_bf16
 
@@ -48,7 +47,7 @@ class Predictor:
 
     @classmethod
     def load(cls, checkpoint: str | Path, with_encoder: bool = False) -> Predictor:
-        model, cfg = model_checkpoint.load(resolve_checkpoint(checkpoint), with_encoder=with_encoder)
+        model, cfg = model_checkpoint.load(model_checkpoint.resolve(checkpoint), with_encoder=with_encoder)
         bf16 = use_bf16(cfg.train)
         if bf16:
             model.store_llm_in_bf16()  # as in training (momentor.train.engine.prepare_model)

@@ -20,6 +20,7 @@ from momentor.model.momentor import Momentor
 
 WEIGHTS = "trainable.safetensors"
 CONFIG = "config.yaml"
+FINAL = "final"  # a training run folder's finished checkpoint
 
 
 def trainable_state(model: Momentor) -> dict:
@@ -91,6 +92,18 @@ def load(folder: str | Path, with_encoder: bool = True) -> tuple[Momentor, confi
     model = build_model(cfg.model, seed=cfg.seed, with_encoder=with_encoder)
     load_weights(model, folder)
     return model, cfg
+
+
+def resolve(path: str | Path) -> Path:
+    """A model checkpoint folder, or a training run folder (its ``final`` checkpoint)."""
+    path = Path(path)
+    for folder in (path, path / FINAL):
+        if is_complete(folder):
+            return folder
+    raise FileNotFoundError(
+        f"{path} is neither a checkpoint ({WEIGHTS} + {CONFIG}) nor a finished training run "
+        f"(with {FINAL}/); train it with `momentor train --out {path}` first"
+    )
 
 
 def nonfinite_tensors(folder: str | Path) -> list[str]:

@@ -37,7 +37,7 @@ from momentor.train import optimizer_state
 STATE_JSON = "training_state.json"
 STATE_TENSORS = "training_state.safetensors"
 RNG_TENSOR = "rng::torch"
-FINAL = "final"
+FINAL = model_checkpoint.FINAL
 STEP_NAME = re.compile(r"^step_(\d{8})$")
 # keys that may differ between a run and its resumption without changing what it computes
 RESUME_IGNORED = ("paths", "train.checkpoint_every", "train.keep_checkpoints")
@@ -58,18 +58,6 @@ def step_folder(out: Path, step: int) -> Path:
 
 def is_complete(folder: Path) -> bool:
     return (folder / STATE_JSON).exists() and model_checkpoint.is_complete(folder)
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A model checkpoint folder, or a training run folder (its ``final`` checkpoint)."""
-    path = Path(path)
-    for folder in (path, path / FINAL):
-        if model_checkpoint.is_complete(folder):
-            return folder
-    raise FileNotFoundError(
-        f"{path} is neither a checkpoint (trainable.safetensors + config.yaml) nor a finished training run "
-        f"(with {FINAL}/); train it with `momentor train --out {path}` first"
-    )
 
 
 def step_checkpoints(out: Path) -> list[Path]:

@@ -124,7 +124,7 @@ def load_init(model, cfg: Config, init: str | Path | None) -> dict | None:
     """Start from another stage's checkpoint (its model settings must be these)."""
     if init is None:
         return None
-    init = checkpointing.resolve_checkpoint(init)
+    init = model_checkpoint.resolve(init)
     if model_checkpoint.load_config(init).model != cfg.model:
         raise ValueError(
             f"--init {init} was trained with other model settings; see its config.yaml `model` section"

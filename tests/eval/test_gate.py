@@ -238,7 +238,7 @@ def _bound(checkpoint: Path, metrics: Path, champion: Path) -> dict:
     """A passing decision bound to this checkpoint, these metrics and the current champion, as the gate writes."""
     return {"passed": True, "reasons": [],
             "candidate": {"checkpoint_digest": champion_lib.checkpoint_digest(checkpoint),
-                          "metrics_digest": gate.file_digest(metrics)},
+                          "metrics_digest": champion_lib.file_digest(metrics)},
             "champion_release": champion_lib.current_release(champion)}
 
 

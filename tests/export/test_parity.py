@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from momentor.export.metadata import read_metadata
-from momentor.export.onnx_export import encoder_export_dir, ensure_encoder_export
+from momentor.export.onnx_export import cached_encoder, encoder_export_dir, ensure_encoder_export
 from momentor.export.parity import ParityError, compare, parity_frames, retrieval_parity
 from momentor.export.runtime import OnnxFrameEncoder, open_session
 from momentor.model.builders import build_model
@@ -107,7 +107,7 @@ def test_cpu_preset_encoder_matches_pytorch_on_real_frames(tmp_path):
     from momentor.model.encoder import EncoderSpec, build_encoder
 
     cfg = config.from_dict({"model": {"preset": "cpu"}, "paths": {"cache": str(tmp_path)}})
-    onnx_encoder = OnnxFrameEncoder.from_config(cfg)
+    onnx_encoder = cached_encoder(cfg)
     torch_encoder = build_encoder(EncoderSpec("efficientnet_lite0"))
     frames, _ = sample_frames(assets.sample_clip("bikes.mp4"), 36, short_side=224)
     start = 0
