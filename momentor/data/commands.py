@@ -55,15 +55,15 @@ def sample_data(args: argparse.Namespace) -> int:
 def ingest(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
     from momentor.data.ingest import ingest as run_ingest
-
     from momentor.folder_lock import hold
 
     cfg = load_config(args)
     try:
         with hold(args.out or Path(cfg.paths.work) / "manifest", "ingest"):
             summary = run_ingest(cfg, args.out)
-    except FileNotFoundError as err:
-        print(f"momentor ingest: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError) as err:  # a missing source, or one not in its declared format
+        print(f"momentor ingest: {err}\n  check data.sources (format and path of each source) in the params",
+              file=sys.stderr)
         return 1
     print(f"manifest: {summary['manifest']}  (past-end policy: {summary['past_end_policy']})")
     for source in summary["sources"]:

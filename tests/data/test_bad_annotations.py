@@ -186,3 +186,14 @@ def test_a_template_naming_a_missing_variable_is_quarantined(tmp_path):
                                      json.dumps({"good": {"qa_data": [item]}}))  # fmt: skip
     assert rc == 0 and len(tables["instructions"]) == 0
     assert "names {momnet}, which is not one of its variables (moment)" in entries["lost"]["reason"]
+
+
+def test_a_source_not_in_its_declared_format_ends_ingest_with_a_message_not_a_traceback(tmp_path, capsys):
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    (folder / "annotations.json").write_text(json.dumps({"format": "something else", "videos": []}))
+    params = {"paths": {"work": str(tmp_path / "work")}, "data": {"sources": [{"format": "sample", "path": str(folder)}]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    code = main(["ingest", "--params", str(tmp_path / "params.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1 and "is not a" in err and "momentor sample-data" in err and "data.sources" in err
