@@ -21,9 +21,7 @@ units (AVX512-BF16 or AMX); features are stored as float32 either way. Backend: 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +31,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from momentor import atomic
 from momentor.config import Config, ModelConfig
 from momentor.data.decode import sample_frames
 from momentor.data.ingest import file_sha256
@@ -118,10 +117,9 @@ class FrameFeaturizer:
 
 
 def _save_atomic(path: Path, features: torch.Tensor, times: np.ndarray, metadata: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     tensors = {"features": features.contiguous(), "times": torch.from_numpy(times).float()}
-    save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
-    os.replace(tmp, path)  # a killed run leaves a .tmp file, never a half-written feature file
+    with atomic.writing(path) as tmp:  # a killed run never leaves a half-written feature file
+        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
 
 
 def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progress: bool = True) -> dict:
@@ -139,7 +137,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
     featurizer = FrameFeaturizer(cfg, seed=cfg.seed)
     encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute,
                     "backend": cfg.data.feature_backend}  # fmt: skip
-    (out / "encoder.json").write_text(json.dumps(encoder_info) + "\n")
+    atomic.write_json(out / "encoder.json", encoder_info, indent=None)
     quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
@@ -208,7 +206,6 @@ def write_index(out: Path, videos, encoder_id: str) -> int:
                      "dim": d, "duration": row.duration})  # fmt: skip
     columns = ["video_id", "file", "sha256", "num_frames", "dim", "duration"]
     table = pd.DataFrame(rows, columns=columns)
-    tmp = out / "index.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "index.parquet")
+    with atomic.writing(out / "index.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
     return len(table)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from pathlib import Path
+
+from momentor import atomic
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ class Quarantine:
         self.stage = stage
         self.path.parent.mkdir(parents=True, exist_ok=True)
         others = [entry for entry in read_quarantine(self.path) if entry.get("stage") != stage]
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(entry) + "\n" for entry in others))
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, "".join(json.dumps(entry) + "\n" for entry in others))
         self.entries: list[dict] = []
 
     def add(self, item: str, path: str | Path, reason: str, hint: str) -> dict:

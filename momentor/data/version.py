@@ -14,7 +14,6 @@ the run, so the exact data stays reproducible without copying it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -162,10 +161,7 @@ def folder_version(raw: str | Path, state_path: str | Path | None = None) -> dic
 
 def write_listing(version: dict, path: str | Path) -> Path:
     """Write what a run read (version and path -> md5) as JSON at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"version": version["version"], "raw": version["raw"],
-                               "listing": version["listing"]}, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    from momentor import atomic
+
+    return atomic.write_json(path, {"version": version["version"], "raw": version["raw"],
+                                    "listing": version["listing"]}, indent=1)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +56,9 @@ def read_records(path: str | Path) -> list[dict]:
 
 def write_json(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; metrics files are for everyone to read
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=4)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    from momentor import atomic
+
+    return atomic.write_json(path, data)
 
 
 def describe_ids(ids, limit: int = 10) -> str:

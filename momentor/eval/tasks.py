@@ -77,7 +77,9 @@ def merge_metrics(path: str | Path, task: str, result: dict, cfg: config_lib.Con
     metrics[task] = {k: v for k, v in result.items() if k != "items"}
     write_json(path, metrics)
     if cfg is not None:
-        path.with_suffix(".config.yaml").write_text(config_lib.dump(cfg))
+        from momentor import atomic
+
+        atomic.write_text(path.with_suffix(".config.yaml"), config_lib.dump(cfg))
     return path
 
 

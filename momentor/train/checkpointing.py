@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from momentor import atomic
 from momentor import config as config_lib
 from momentor.model import checkpoint as model_checkpoint
 from momentor.train import optimizer_state
@@ -117,7 +118,7 @@ def save(folder: Path, model, cfg: config_lib.Config, engine, state: dict, write
     (staging / STATE_JSON).write_text(json.dumps(full, indent=1) + "\n")
     if folder.exists():  # only a finished stage's final folder can be re-written; keep it whole until then
         shutil.rmtree(folder)
-    staging.rename(folder)
+    atomic.commit_folder(staging, folder)
     return folder
 
 

@@ -9,7 +9,6 @@ steps run again), so the file always describes one run, step by step.
 from __future__ import annotations
 
 import csv
-import json
 import statistics
 import time
 from pathlib import Path
@@ -120,5 +119,7 @@ def write_summary(out: Path, epochs: float) -> Path:
         if held_out:
             summary["val_loss"] = held_out[-1]
     path = out / "train_summary.json"
-    path.write_text(json.dumps(summary, indent=1) + "\n")
+    from momentor import atomic
+
+    atomic.write_json(path, summary, indent=1)
     return path

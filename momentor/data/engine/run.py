@@ -15,7 +15,6 @@ Videos that fail to decode or have no features go to ``quarantine.jsonl`` (stage
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from momentor import atomic
 from momentor.config import Config
 from momentor.data.decode import sample_frames
 from momentor.data.engine.analysis import (
@@ -214,7 +214,7 @@ def run_engine(
         "detector": ecfg.detector,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    (report_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    atomic.write_json(report_dir / "report.json", report, indent=1)
     return report
 
 
@@ -226,8 +226,7 @@ def _copy_manifest(source: Path, target: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(source, partial)
     shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target
+    return atomic.commit_folder(partial, target)
 
 
 def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: list[dict]) -> None:
@@ -235,6 +234,5 @@ def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: li
     path = table_path(manifest_dir, name)
     kept = pq.read_table(path, schema=SCHEMAS[name])
     kept = kept.filter(pc.invert(pc.starts_with(kept[id_column], ENGINE_ID_PREFIX)))
-    partial = path.with_suffix(".parquet.partial")  # Arrow all the way: a 10M-row table never goes to pandas
-    pq.write_table(pa.concat_tables([kept, to_arrow(name, rows)]), partial)
-    partial.replace(path)
+    with atomic.writing(path) as partial:  # Arrow all the way: a 10M-row table never goes to pandas
+        pq.write_table(pa.concat_tables([kept, to_arrow(name, rows)]), partial)
