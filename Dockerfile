@@ -63,12 +63,16 @@ RUN if [ "$MPI" = "true" ]; then \
     fi
 
 WORKDIR /opt/momentor
+# Only what this image runs: the package's own dependencies and its [kfp] extra (the steps, the chart's submit
+# pods), at the lock's versions (-c: the lock constrains, it does not add); no Airflow, no DVC.
 COPY requirements/lock.txt requirements/lock.txt
-RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
-    && pip install -r requirements/lock.txt
-
-# The package last: code changes rebuild only this layer. Its dependencies are exactly the lock's (--no-deps).
 COPY pyproject.toml README.md ./
+RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
+    && python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['kfp']))" > /tmp/image-requirements.txt \
+    && pip install -c requirements/lock.txt -r /tmp/image-requirements.txt
+
+# The package last: code changes rebuild only this layer. Its dependencies are installed above (--no-deps).
 COPY momentor ./momentor
 RUN pip install --no-deps . && pip check
 # the compiled KFP pipeline, for `momentor pipeline submit` from the chart's CronJob and submit Job

@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: top-level module -> the extra of pyproject.toml that installs it (each orchestrator's SDK is optional)
+EXTRAS = {"kfp": "kfp", "airflow": "airflow", "dvc": "dvc"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -91,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     except Busy as err:
         print(f"momentor {args.verb}: {err}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as err:
+        extra = EXTRAS.get((err.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"momentor {args.verb}: needs {err.name}, which this installation lacks; install the {extra} extra: "
+              f"pip install 'momentor[{extra}]'", file=sys.stderr)
+        return 2
     finally:
         _record_timing(args.verb, argv, time.perf_counter() - started)
 

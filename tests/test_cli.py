@@ -43,3 +43,13 @@ def test_every_verb_module_exists_and_a_broken_one_fails_loudly(monkeypatch):
     monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "momentor.no_such_verbs"))
     with pytest.raises(ModuleNotFoundError, match="momentor.no_such_verbs"):
         cli.build_parser()
+
+
+def test_a_verb_whose_orchestrator_sdk_is_missing_says_which_extra_to_install(monkeypatch, capsys):
+    import sys
+
+    from momentor import cli
+
+    monkeypatch.setitem(sys.modules, "kfp", None)  # what an installation without the [kfp] extra has
+    code = cli.main(["pipeline", "compile", "--out", "/nonexistent/x.yaml"])
+    assert code == 2 and "pip install 'momentor[kfp]'" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """The Dockerfile, checked by parsing it (there is no Docker engine here): the momentor image is built from
-the CPU torch wheel, then the lock, then the package; it runs as the chart's non-root user; no secret can
+the CPU torch wheel, then its own dependencies at the lock's versions, then the package; it runs as the chart's non-root user; no secret can
 reach a layer; the Airflow target pins the Kubernetes provider."""
 
 from __future__ import annotations
@@ -78,10 +78,12 @@ def test_torch_cpu_wheel_first_then_the_lock_then_the_package():
     assert arg_default(steps, "TORCH_VERSION") == lock_pins()["torch"]
     assert arg_default(steps, "TORCH_INDEX_URL") == "https://download.pytorch.org/whl/cpu"
     copy_lock = position(steps, "COPY", "requirements/lock.txt")
-    install = position(steps, "RUN", "pip install -r requirements/lock.txt")
+    install = position(steps, "RUN", "pip install -c requirements/lock.txt")
     run = steps[install][1]
     torch_at = run.index('pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"')
-    assert copy_lock < install and torch_at < run.index("pip install -r requirements/lock.txt")
+    assert copy_lock < install and torch_at < run.index("pip install -c requirements/lock.txt")
+    # only the package's own dependencies and the [kfp] extra, read from pyproject.toml: no Airflow, no DVC
+    assert "['optional-dependencies']['kfp']" in run and "airflow" not in run and "dvc" not in run
     copy_package = position(steps, "COPY", "momentor ./momentor")
     package = position(steps, "RUN", "pip install --no-deps .")
     assert install < copy_package < package
@@ -179,3 +181,24 @@ def test_mpi_variant_serves_sshd_where_the_deepspeed_runtime_expects_it():
     sshd = steps[position(steps, "RUN", "/home/mpiuser/.sshd_config")][1]
     for line in ("'Port 2222'", "'HostKey /home/mpiuser/.ssh/id_rsa'", "'PidFile /tmp/sshd.pid'"):
         assert line in sshd
+
+
+def test_the_momentor_image_requirements_resolve_from_the_lock_without_the_other_orchestrators():
+    """What the image's pip install reads: every requirement pinned by the lock, none of Airflow or DVC."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["kfp"]]
+    pins = {name.lower().replace("_", "-"): version for name, version in lock_pins().items()}
+    for requirement in wanted:
+        name = requirement.name.lower().replace("_", "-")
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        assert name in pins, f"{requirement} is not pinned in requirements/lock.txt"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (str(requirement), pins[name])
+    names = {r.name.lower() for r in wanted}
+    assert not names & {"apache-airflow", "dvc"}, "the momentor image would install another orchestrator"
+    extras = project["optional-dependencies"]
+    assert {"dvc", "kfp", "airflow"} <= set(extras) and extras["all"] == ["momentor[dvc,kfp,airflow]"]
