@@ -16,7 +16,6 @@ reads to branch on the gate:
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import os
@@ -39,17 +38,17 @@ PROMOTE_TASK = "promote"
 
 
 def _differences(value: Any, default: Any, prefix: str) -> list[str]:
-    """``key=value`` overrides that turn ``default`` into ``value`` (dataclasses recurse, the rest is whole)."""
-    if dataclasses.is_dataclass(value) and type(value) is type(default):
+    """``key=value`` overrides that turn ``default`` into ``value`` (sections recurse, the rest is whole)."""
+    if isinstance(value, config_lib.Section) and type(value) is type(default):
         out = []
-        for f in dataclasses.fields(value):
-            out += _differences(getattr(value, f.name), getattr(default, f.name), f"{prefix}{f.name}.")
+        for name in type(value).model_fields:
+            out += _differences(getattr(value, name), getattr(default, name), f"{prefix}{name}.")
         return out
     if value == default:
         return []
-    plain = config_lib.to_dict(value) if dataclasses.is_dataclass(value) else value
+    plain = config_lib.to_dict(value) if isinstance(value, config_lib.Section) else value
     if isinstance(plain, list):
-        plain = [config_lib.to_dict(v) if dataclasses.is_dataclass(v) else v for v in plain]
+        plain = [config_lib.to_dict(v) if isinstance(v, config_lib.Section) else v for v in plain]
     # JSON is YAML flow style: the override parser reads it back to the same value and type
     return [f"{prefix[:-1]}={json.dumps(plain)}"]
 

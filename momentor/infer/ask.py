@@ -8,7 +8,6 @@ decoded is a :class:`momentor.data.decode.DecodeError` whose message says what i
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from momentor.config import Config
@@ -36,7 +35,7 @@ def ask(
     """Answer ``question`` about ``video`` with the model of ``checkpoint``; ``cfg`` gives the decoding and
     feature settings of this run (its ``model`` section is replaced by the checkpoint's)."""
     predictor = Predictor.load(checkpoint)
-    run_cfg = dataclasses.replace(cfg, model=predictor.cfg.model)
+    run_cfg = cfg.model_copy(update={"model": predictor.cfg.model})
     features, duration = video_features(run_cfg, video, seed=predictor.cfg.seed)
     (answer,) = predictor.answer(
         [with_video(question)], [features], [duration], max_new_tokens or cfg.eval.max_new_tokens, 1

@@ -16,7 +16,6 @@ Generation is batched (``--batch-size``) and greedy; bf16 as in training where t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -172,7 +171,7 @@ def predict(
             checkpoint,
         )
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
-    folder = feature_dir(dataclasses.replace(cfg, model=predictor.cfg.model))
+    folder = feature_dir(cfg.model_copy(update={"model": predictor.cfg.model}))
     features = FeatureStore(folder, predictor.model.prompts.num_frames)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

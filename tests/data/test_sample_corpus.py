@@ -1,4 +1,3 @@
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -96,7 +95,7 @@ def test_real_clip_events_show_the_clip(corpus):
 
 def test_same_seed_same_bytes_and_video_k_independent_of_count(tmp_path, corpus):
     cfg, folder, annotation = corpus
-    again = build_sample_corpus(dataclasses.replace(cfg, num_videos=2), tmp_path / "again")
+    again = build_sample_corpus(cfg.model_copy(update={"num_videos": 2}), tmp_path / "again")
 
     def digest(path):
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -107,7 +106,7 @@ def test_same_seed_same_bytes_and_video_k_independent_of_count(tmp_path, corpus)
         assert {k: v for k, v in video.items() if k != "split"} == {
             k: v for k, v in first.items() if k != "split"
         }
-    other = plan_video(dataclasses.replace(cfg, seed=1), 0)
+    other = plan_video(cfg.model_copy(update={"seed": 1}), 0)
     assert other != plan_video(cfg, 0)
 
 
