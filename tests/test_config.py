@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import jsonschema
@@ -46,6 +47,13 @@ def test_the_schema_documents_every_key_with_its_default():
     stage = schema["$defs"]["TrainConfig"]["properties"]
     assert stage["gesm"]["default"]["epochs"] == 5.0 and stage["instruct"]["default"]["epochs"] == 1.6
     assert schema["$defs"]["StageConfig"]["properties"]["epochs"]["exclusiveMinimum"] == 0
+
+
+def test_config_schema_command_prints_the_json_schema(capsys):
+    from momentor.cli import main
+
+    assert main(["config", "--schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(config.json_schema()))
 
 
 def test_override_sets_nested_value_with_yaml_types():
