@@ -16,7 +16,8 @@ scheduled run trains on the last data announced. A trigger with ``raw_data_uri``
 embedded sample corpus is used only when nothing was ever announced and the trigger sets
 ``use_sample_corpus``. The run checks that the data still has the announced version before it trains.
 
-**When.** ``pipeline.schedule`` of params.yaml (mirrored below; a test keeps them equal) or the Asset.
+**When.** The config's ``pipeline.schedule`` (mirrored below: the Airflow image has no momentor to import and
+a DAG file reads no files at parse time; tests/test_config.py keeps them equal) or the Asset.
 Turning the DAG on starts nothing by itself: the first scheduled run is the next slot (no start date, and
 ``run_immediately`` a zero window: ``False`` would still run a slot that passed less than a tenth of the
 period ago). To train at once, trigger the DAG (the UI's Trigger, or ``airflow dags trigger
@@ -41,7 +42,7 @@ from momentor_step_table import STEPS
 from momentor_steps import (CHAMPION, EXECUTION, GPUS, KFP_ENDPOINT, KFP_POLL, KFP_WAIT, PARAMS_FILE, RETRIES,
                             TIMEOUTS, WORKSPACE, WORKSPACE_PVC, momentor_step, summary_file)
 
-SCHEDULE = "0 3 * * 1"  # = params.yaml pipeline.schedule
+SCHEDULE = "0 3 * * 1"  # = the config's pipeline.schedule (momentor/config/sections.py)
 RAW_DATA = Asset("momentor://data/raw")
 CHAMPION_ASSET = Asset("momentor://model/champion")
 TRAINED_VERSION = "momentor_trained_data_version"  # Airflow Variable: data version of the last promotion

@@ -1,3 +1,4 @@
+import ast
 import json
 from pathlib import Path
 
@@ -54,6 +55,18 @@ def test_config_schema_command_prints_the_json_schema(capsys):
 
     assert main(["config", "--schema"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(config.json_schema()))
+
+
+def test_the_cron_is_defined_once_and_the_dag_and_chart_carry_the_same():
+    # the Airflow image has no momentor to import and a DAG file does no I/O at parse time, and the chart's
+    # values are plain YAML: both state the cron, and this test fails when they differ from the config's
+    cron = config.Config().pipeline.schedule
+    dag = ast.parse((ROOT / "dags" / "momentor_retrain.py").read_text())
+    (schedule,) = [node.value.value for node in dag.body if isinstance(node, ast.Assign)
+                   and [getattr(t, "id", None) for t in node.targets] == ["SCHEDULE"]]
+    assert schedule == cron, "dags/momentor_retrain.py SCHEDULE differs from the config's pipeline.schedule"
+    chart = yaml.safe_load((ROOT / "charts" / "momentor" / "values.yaml").read_text())
+    assert chart["params"]["pipeline"]["schedule"] == cron, "charts/momentor/values.yaml differs"
 
 
 def test_override_sets_nested_value_with_yaml_types():
