@@ -117,7 +117,8 @@ def _message(root: type[BaseModel], error: dict) -> str:
     if kind == "value_error":
         text = str(ctx.get("error", error["msg"]))
         # a section's own check names its field first ("lora_targets: empty; ..."); a field's check does not
-        if isinstance(_type_at(root, loc), type) and issubclass(_type_at(root, loc), BaseModel):
+        where = _type_at(root, loc)
+        if isinstance(where, type) and issubclass(where, BaseModel):
             return f"{key}.{text}" if key else text
         return f"{key}: {text}"
     return f"{key}: {error['msg']} (got {value!r})"
