@@ -142,5 +142,6 @@ class AirflowServices:
             return str(err)
         content = found.get("content")
         if isinstance(content, list):
-            return "\n".join(str(c.get("event", c)) if isinstance(c, dict) else str(c) for c in content)
+            return "\n".join((str(c.get("event", c)) + (f" {c['error_detail']}" if c.get("error_detail") else ""))
+                             if isinstance(c, dict) else str(c) for c in content)
         return str(content)
