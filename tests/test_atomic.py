@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,18 @@ def test_a_folder_is_committed_whole(tmp_path):
     (staging / "sub" / "w.bin").write_bytes(b"x" * 10)
     target = atomic.commit_folder(staging, tmp_path / "ckpt")
     assert not staging.exists() and (target / "sub" / "w.bin").read_bytes() == b"x" * 10
+
+
+def test_a_folder_is_replaced_with_no_moment_in_which_it_is_missing(tmp_path, monkeypatch):
+    target, staging = tmp_path / "manifest", tmp_path / "manifest.partial"
+    target.mkdir()
+    (target / "videos.parquet").write_text("old")
+    staging.mkdir()
+    (staging / "videos.parquet").write_text("new")
+    seen = []
+    real_rename = Path.rename
+    monkeypatch.setattr(Path, "rename", lambda self, to: seen.append(target.exists()) or real_rename(self, to))
+    atomic.replace_folder(staging, target)
+    assert (target / "videos.parquet").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest"]  # the old content is gone
+    assert seen == []  # exchanged in one step: no rename left the folder missing (Linux renameat2)

@@ -48,6 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from momentor import atomic
 from momentor.data.tasks import GESM, TASK_TYPES
 
 TASKS = (GESM, *TASK_TYPES)
@@ -205,13 +206,8 @@ class ManifestWriter:
             self._flush(name)
             self._writers.pop(name).close()
         (self.partial / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        old = self.folder.with_name(self.folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.folder.exists():
-            self.folder.rename(old)
-        self.partial.rename(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
-        return self.folder
+        # readers (a concurrent `features` run, a DVC status) never find the manifest missing
+        return atomic.replace_folder(self.partial, self.folder)
 
     def abort(self) -> None:
         for writer in self._writers.values():
