@@ -197,3 +197,18 @@ def test_a_source_not_in_its_declared_format_ends_ingest_with_a_message_not_a_tr
     code = main(["ingest", "--params", str(tmp_path / "params.yaml")])
     err = capsys.readouterr().err
     assert code == 1 and "is not a" in err and "momentor sample-data" in err and "data.sources" in err
+
+
+def test_a_sample_file_field_cannot_point_outside_the_data_folder(tmp_path):
+    from momentor.data.formats import sample
+    from momentor.data.sample_corpus import FORMAT
+
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    video = {"video_id": "v", "split": "train", "duration": 1.0, "events": [], "queries": [], "tracks": []}
+    annotation = {"format": FORMAT, "fps": 8, "videos": [{**video, "file": "videos/v.mp4"},
+                                                          {**video, "video_id": "up", "file": "../../etc/passwd"},
+                                                          {**video, "video_id": "abs", "file": "/etc/passwd"}]}
+    read = list(sample._videos(folder / "annotations.json", annotation, None))
+    assert read[0].path == str(folder / "videos/v.mp4")
+    assert [(r.item, "outside" in str(r.error)) for r in read[1:]] == [("up", True), ("abs", True)]

@@ -25,6 +25,7 @@ def _videos(file: Path, annotation: dict, split: str | None) -> Iterator[SourceV
         )
     for video in annotation["videos"]:
         try:
+            inside(file.parent, video["file"])
             yield SourceVideo(
                 video_id=video["video_id"],
                 split=split or video["split"],
@@ -43,3 +44,16 @@ def _videos(file: Path, annotation: dict, split: str | None) -> Iterator[SourceV
                 f"sample video record lacks {err}", "rebuild the corpus with `momentor sample-data`"
             )
             yield Rejected(str(video.get("video_id", "?")), str(file), reason)
+        except BadInput as reason:
+            yield Rejected(str(video.get("video_id", "?")), str(file), reason)
+
+
+def inside(folder: Path, name) -> Path:
+    """``folder / name``, refused unless it stays inside ``folder`` (an annotation's ``file`` field must not
+    point ingest at files elsewhere on the machine, through ``..`` or an absolute path)."""
+    folder = folder.resolve()
+    target = (folder / str(name)).resolve()
+    if not target.is_relative_to(folder):
+        raise BadInput(f"video file {name!r} points outside the annotation's folder {folder}",
+                       "keep the videos under the folder of annotations.json and name them relative to it")
+    return target
