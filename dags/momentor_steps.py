@@ -225,8 +225,10 @@ def _pod_step(task_id: str, argv, summary: bool, resources: dict | None, **task_
         volume_mounts=mounts,
         env_vars=env,
         container_resources=pod_resources(resources),
-        security_context=k8s.V1PodSecurityContext(run_as_non_root=True, run_as_user=1000, fs_group=1000),
-        container_security_context=k8s.V1SecurityContext(allow_privilege_escalation=False,
+        # what the momentor chart's schema locks its own pods to
+        security_context=k8s.V1PodSecurityContext(run_as_non_root=True, run_as_user=1000, fs_group=1000,
+                                                  seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+        container_security_context=k8s.V1SecurityContext(allow_privilege_escalation=False, privileged=False,
                                                          read_only_root_filesystem=True,
                                                          capabilities=k8s.V1Capabilities(drop=["ALL"])),
         get_logs=True,

@@ -92,6 +92,10 @@ def test_every_pod_mounts_the_workspace_claim_and_the_params_and_runs_as_non_roo
         security = spec["securityContext"]
         assert security["runAsNonRoot"] is True and security.get("runAsUser", 1000) != 0, where
         assert main["securityContext"]["allowPrivilegeEscalation"] is False, where
+        # the momentor chart's locked contexts: no privilege, the runtime's seccomp profile, a read-only root
+        assert main["securityContext"]["privileged"] is False and security["seccompProfile"] == {
+            "type": "RuntimeDefault"}, where
+        assert main["securityContext"]["readOnlyRootFilesystem"] is True, where
         assert spec["restartPolicy"] == "Never", where  # Airflow's retries re-run a failed step, not the kubelet
 
 
