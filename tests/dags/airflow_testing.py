@@ -16,7 +16,9 @@ RUNNER = Path(__file__).with_name("dag_runner.py")
 
 
 def airflow_env(home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MOMENTOR_"))}
+    # a worker starts without a launcher's variables (RANK, MASTER_PORT, ...): its training picks its own port
+    launcher = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MOMENTOR_")) and k not in launcher}
     env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
                AIRFLOW__CORE__UNIT_TEST_MODE="False", PYTHONUNBUFFERED="1")
     return env
