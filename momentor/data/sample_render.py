@@ -17,15 +17,8 @@ import av
 import cv2
 import numpy as np
 
-COLOURS = {
-    "red": (220, 40, 40),
-    "green": (40, 190, 70),
-    "blue": (40, 90, 235),
-    "yellow": (240, 215, 40),
-    "purple": (160, 60, 210),
-    "orange": (245, 140, 30),
-    "white": (245, 245, 245),
-}
+from momentor.data.colours import COLOURS
+
 # backgrounds are dark or muted so that every shape colour stands out against every one of them
 BACKGROUNDS = {
     "black": (18, 18, 22),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from momentor.eval.intervals import iou_matrix
+from momentor.intervals import iou_matrix
 
 
 def detection_ap(gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

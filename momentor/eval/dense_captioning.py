@@ -40,7 +40,7 @@ import numpy as np
 
 from momentor.eval import manifest_tables
 from momentor.eval.caption_scorers import Meteor, cider, ptb_tokenize, remove_nonascii
-from momentor.eval.intervals import as_windows, iou_matrix_densevid
+from momentor.intervals import as_windows, iou_matrix_densevid
 from momentor.eval.items import fingerprint, items_block
 from momentor.eval.jsonio import EvalInputError, describe_ids, read_json
 

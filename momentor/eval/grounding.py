@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from momentor.eval import manifest_tables
-from momentor.eval.intervals import as_windows, iou_matrix, iou_paired
+from momentor.intervals import as_windows, iou_matrix, iou_paired
 from momentor.eval.items import fingerprint, items_block
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_json, read_records
 

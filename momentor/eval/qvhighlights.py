@@ -38,7 +38,7 @@ import numpy as np
 
 from momentor.eval import manifest_tables
 from momentor.eval.average_precision import detection_ap, ranking_aps
-from momentor.eval.intervals import as_windows, iou_matrix, iou_paired_hull
+from momentor.intervals import as_windows, iou_matrix, iou_paired_hull
 from momentor.eval.jsonio import EvalInputError, check_same_ids, describe_ids, read_records
 
 log = logging.getLogger(__name__)

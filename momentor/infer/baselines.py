@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from momentor.data.manifest import read_table
+from momentor.intervals import iou_paired_hull
 
 GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 
@@ -43,10 +44,8 @@ def split_queries(manifest_dir: Path, split: str) -> list[tuple[str, str, float,
 
 
 def best_iou(window: np.ndarray, truth: np.ndarray) -> float:
-    """Largest IoU of one window (2,) with any of the ground-truth windows (g, 2)."""
-    inter = np.clip(np.minimum(window[1], truth[:, 1]) - np.maximum(window[0], truth[:, 0]), 0, None)
-    union = np.maximum(window[1], truth[:, 1]) - np.minimum(window[0], truth[:, 0])
-    return float(np.max(np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)))
+    """Largest IoU of one window (2,) with any of the ground-truth windows (g, 2) (hull union, 0 where empty)."""
+    return float(np.max(iou_paired_hull(np.repeat(window[None, :2], len(truth), axis=0), truth)))
 
 
 def best_fixed_window(queries, threshold: float = 0.5) -> tuple[float, float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from momentor.eval.average_precision import detection_ap, ranking_ap
-from momentor.eval.intervals import iou_matrix_densevid, iou_paired_hull
+from momentor.intervals import iou_matrix_densevid, iou_paired_hull
 
 
 def test_ranking_ap_groups_tied_scores_into_one_threshold():

@@ -21,14 +21,9 @@ import numpy as np
 
 from momentor.data.engine.instance_event import InstanceEventMatrix, describe_activity
 from momentor.data.engine.templates import with_article
+from momentor.intervals import iou_paired_hull
 
 NO_INSTANCES = "a scene without any tracked object"
-
-
-def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
 
 
 def captions_from_annotations(
@@ -37,7 +32,8 @@ def captions_from_annotations(
     """Caption of the most-overlapping annotated segment per event, and that IoU as the score."""
     captions, scores = [], []
     for segment in segments:
-        ious = [temporal_iou(segment, (s, e)) for s, e, _ in annotated]
+        truth = np.array([(s, e) for s, e, _ in annotated], dtype=np.float64).reshape(-1, 2)  # (g, 2)
+        ious = iou_paired_hull(np.repeat(np.array([segment], dtype=np.float64), len(truth), axis=0), truth)  # (g,)
         best = int(np.argmax(ious))
         captions.append(annotated[best][2])
         scores.append(float(ious[best]))

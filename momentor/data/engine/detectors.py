@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from momentor.data.colours import COLOURS
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -33,15 +35,7 @@ class Detection:
 Detector = Callable[[np.ndarray, float], list[Detection]]
 
 #: Named reference colours (RGB) of the colour detector.
-PALETTE = {
-    "red": (220, 40, 40),
-    "orange": (245, 140, 30),
-    "yellow": (240, 215, 40),
-    "green": (40, 190, 70),
-    "blue": (40, 90, 235),
-    "purple": (160, 60, 210),
-    "white": (245, 245, 245),
-}
+PALETTE = {name: COLOURS[name] for name in ("red", "orange", "yellow", "green", "blue", "purple", "white")}
 
 
 class OracleDetector:
