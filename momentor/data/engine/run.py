@@ -148,39 +148,10 @@ def run_engine(
             filter_report,
             rewriter,
         )
-        for e, ((start, end), caption) in enumerate(zip(analysis.segments, captions)):
-            new_segments.append(
-                {
-                    "segment_id": f"{ENGINE_ID_PREFIX}{video.video_id}/{e}",
-                    "video_id": video.video_id,
-                    "start": start,
-                    "end": end,
-                    "caption": caption,
-                    "origin": "engine",
-                }
-            )
-        for i, instance in enumerate(analysis.instances):
-            track_rows.append(
-                {
-                    "track_id": instance.track_id,
-                    "video_id": video.video_id,
-                    "label": instance.label,
-                    "times": instance.times,
-                    "boxes": [list(b) for b in instance.boxes],
-                }
-            )
-            for e, (start, end) in enumerate(analysis.segments):
-                matrix_rows.append(
-                    {
-                        "video_id": video.video_id,
-                        "instance_id": instance.track_id,
-                        "label": instance.label,
-                        "event": e,
-                        "start": start,
-                        "end": end,
-                        "presence": float(analysis.matrix.presence[i, e]),
-                    }
-                )
+        new_segments += _segment_rows(video.video_id, analysis.segments, captions)
+        tracks, presences = _instance_rows(video.video_id, analysis)
+        track_rows += tracks
+        matrix_rows += presences
         if len(video_tracks):
             oracle = oracle_for(video_tracks.to_dict("records"), video.fps)
             label_match += instance_label_match(analysis.instances, oracle, times)
@@ -217,6 +188,26 @@ def run_engine(
     atomic.write_json(report_dir / "report.json", report, indent=1)
     return report
 
+
+
+def _segment_rows(video_id: str, segments, captions: list[str]) -> list[dict]:
+    """The engine's events of one video as rows of the manifest's segments table."""
+    return [{"segment_id": f"{ENGINE_ID_PREFIX}{video_id}/{e}", "video_id": video_id, "start": start, "end": end,
+             "caption": caption, "origin": "engine"}
+            for e, ((start, end), caption) in enumerate(zip(segments, captions))]
+
+
+def _instance_rows(video_id: str, analysis) -> tuple[list[dict], list[dict]]:
+    """The video's instance tracks, and its Instance-Event matrix as (instance, event, presence) rows."""
+    tracks, presences = [], []
+    for i, instance in enumerate(analysis.instances):
+        tracks.append({"track_id": instance.track_id, "video_id": video_id, "label": instance.label,
+                       "times": instance.times, "boxes": [list(b) for b in instance.boxes]})
+        for e, (start, end) in enumerate(analysis.segments):
+            presences.append({"video_id": video_id, "instance_id": instance.track_id, "label": instance.label,
+                              "event": e, "start": start, "end": end,
+                              "presence": float(analysis.matrix.presence[i, e])})
+    return tracks, presences
 
 def _copy_manifest(source: Path, target: Path) -> Path:
     """Copy a manifest folder to ``target`` atomically (temporary folder, then rename)."""
