@@ -141,6 +141,16 @@ class _Ingest:
         self.writer = ManifestWriter(folder)
         self.quarantine = Quarantine(self.writer.partial / QUARANTINE_FILE, "ingest")
         self.videos: dict[str, dict] = {}  # video_id -> its row (a second source may add annotations to it)
+        # numbered ids per video and kind across sources: a second source's segments of a video follow the
+        # first's (vid_s3, vid_s4, ...) instead of repeating vid_s0
+        self.numbered: dict[str, Counter] = {}
+
+    def _first_number(self, vid: str, kind: str, count: int) -> int:
+        """The number of the first of ``count`` new ``kind`` items of video ``vid``, reserving all of them."""
+        counter = self.numbered.setdefault(vid, Counter())
+        first = counter[kind]
+        counter[kind] += count
+        return first
 
     def reject(self, item: str, origin: str, err: BadInput, stats: Counter) -> None:
         """Quarantine one annotation item of the file ``origin`` (its reason starts with the file's name)."""
@@ -194,7 +204,9 @@ class _Ingest:
     def _add_annotations(self, record: SourceVideo, row: dict, source: SourceConfig, stats: Counter) -> None:
         vid, split = row["video_id"], row["split"]
         origin = record.origin or source.path  # the annotation file, named with every quarantined item
-        for k, (raw_window, raw_caption) in enumerate(record.segments):
+        first = {kind: self._first_number(vid, kind, len(items)) for kind, items in (
+            ("s", record.segments), ("q", record.queries), ("i", record.instructions), ("t", record.tracks))}
+        for k, (raw_window, raw_caption) in enumerate(record.segments, start=first["s"]):
             sid = f"{vid}_s{k}"
             caption = self.text(raw_caption, sid, origin, stats)
             window = None if caption is None else self.window(raw_window, sid, origin, row, stats, "segments")
@@ -202,7 +214,7 @@ class _Ingest:
                 segment = {"segment_id": sid, "video_id": vid, "caption": caption, "origin": "gt"}
                 self.writer.add("segments", {**segment, "start": window[0], "end": window[1]})
                 stats["segments"] += 1
-        for k, query in enumerate(record.queries):
+        for k, query in enumerate(record.queries, start=first["q"]):
             qid = query.query_id or f"{vid}_q{k}"
             text = self.text(query.text, qid, origin, stats)
             if text is None:
@@ -216,7 +228,7 @@ class _Ingest:
                 "relevant_clip_ids": query.relevant_clip_ids, "saliency_scores": query.saliency_scores,
             })  # fmt: skip
             stats["queries"] += 1
-        for k, instruction in enumerate(record.instructions):
+        for k, instruction in enumerate(record.instructions, start=first["i"]):
             iid = instruction.source_id or f"{vid}_i{k}"
             try:
                 self._fit_instruction(instruction, row, stats)
@@ -231,7 +243,7 @@ class _Ingest:
                 "conversations": conversations, "score": instruction.score, "split": split,
             })  # fmt: skip
             stats["instructions"] += 1
-        for k, track in enumerate(record.tracks):
+        for k, track in enumerate(record.tracks, start=first["t"]):
             tid = track.track_id or f"{vid}_t{k}"
             self.writer.add("tracks", {"track_id": tid, "video_id": vid, "label": track.label,
                                        "times": track.times, "boxes": track.boxes})  # fmt: skip

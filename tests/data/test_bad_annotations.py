@@ -212,3 +212,16 @@ def test_a_sample_file_field_cannot_point_outside_the_data_folder(tmp_path):
     read = list(sample._videos(folder / "annotations.json", annotation, None))
     assert read[0].path == str(folder / "videos/v.mp4")
     assert [(r.item, "outside" in str(r.error)) for r in read[1:]] == [("up", True), ("abs", True)]
+
+
+def test_two_sources_annotating_one_video_get_distinct_segment_ids(tmp_path):
+    """ActivityNet and GESM both annotate `good`: the second source's segments follow the first's numbers."""
+    both = {"good": {"timestamps": [[0.2, 1.2], [1.5, 2.5]], "captions": ["one.", "two."]}}
+    rc, _, _ = run_ingest(tmp_path, "activitynet_captions", "anet_val.json", activitynet())
+    assert rc == 0
+    (tmp_path / "gesm.json").write_text(json.dumps({**GOOD_GESM, **both}))
+    rc = main(["ingest", "--params", str(tmp_path / "params.yaml")])
+    ids = list(read_manifest(tmp_path / "work" / "manifest")["segments"]["segment_id"])
+    assert rc == 0 and len(ids) == len(set(ids))
+    # good_s0 from ActivityNet, good_s1 and good_s2 from GESM (before: good_s0 twice)
+    assert sorted(i for i in ids if i.startswith("good_")) == ["good_s0", "good_s1", "good_s2"]
