@@ -34,9 +34,9 @@ from safetensors.torch import save_file
 from momentor import atomic
 from momentor.config import Config, ModelConfig
 from momentor.data.decode import sample_frames
-from momentor.data.ingest import file_sha256
 from momentor.data.manifest import QUARANTINE_FILE, read_table
 from momentor.data.quarantine import BadInput, Quarantine
+from momentor.hashing import file_sha256
 from momentor.model.encoder import EncoderSpec, build_encoder
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,6 @@ The number of annotations that end after their video is in the summary either wa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from momentor.config import Config, ConfigError, SourceConfig
 from momentor.data.decode import probe_video
+from momentor.hashing import file_sha256
 from momentor.data.formats import read_source
 from momentor.data.formats.record import Rejected, SourceVideo, check_text, check_window, fit_window
 from momentor.data.manifest import QUARANTINE_FILE, SAFE_ID, SPLITS, ManifestWriter
@@ -52,15 +52,6 @@ _DURATION_HINTS = {
     "moment10m": "set the source's `videos` to the folder of the video files: the release states no durations",
     "gesm": "set the source's `videos` to the folder of the video files: the release states no durations",
 }
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Content hash of a file, read in chunks (memory flat in file size)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_video(folder: Path, video_id: str) -> Path:

@@ -36,6 +36,7 @@ from pathlib import Path
 from momentor.eval.items import HEADLINES
 from momentor.eval.jsonio import EvalInputError, read_json, write_json
 from momentor.eval.tasks import read_metrics
+from momentor.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +138,13 @@ def _check_binding(decision: dict, checkpoint: Path, metrics: Path, champion: Pa
         raise EvalInputError(f"the decision names no checkpoint and metrics it judged (no digests); {redo}")
     if bound["checkpoint_digest"] != checkpoint_digest(checkpoint):
         raise EvalInputError(f"the decision judged another checkpoint than {checkpoint} (digest differs); {redo}")
-    if bound["metrics_digest"] != file_digest(metrics):
+    if bound["metrics_digest"] != file_sha256(metrics):
         raise EvalInputError(f"the decision judged other metrics than {metrics} (digest differs); {redo}")
     if decision.get("champion_release", current_release(champion)) != current_release(champion):
         raise EvalInputError(
             f"the champion changed since the gate judged this model ({decision.get('champion_release')} -> "
             f"{current_release(champion)}); {redo}"
         )
-
-
-def file_digest(path) -> str:
-    """sha256 of a file's bytes."""
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def checkpoint_digest(checkpoint: Path) -> str:

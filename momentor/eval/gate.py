@@ -44,9 +44,10 @@ from momentor.eval.bootstrap import mean_interval, paired_difference
 from momentor.eval.items import HEADLINES, paired_values, read_result
 from momentor.eval.jsonio import EvalInputError, write_json
 from momentor.eval.tasks import flatten, read_metrics
+from momentor.hashing import file_sha256
 
-#: task -> the baselines written for it by ``momentor predict --baseline``
-BASELINES = {"grounding": ("random", "fixed"), "dense_captioning": ("random", "fixed")}
+#: task -> the baselines written for it by ``momentor baselines`` (every gated task has both)
+BASELINES = {task: ("random", "fixed") for task in HEADLINES}
 
 
 def decide(metrics: dict, candidate: dict, baselines: dict, champion: dict | None, gate_cfg,
@@ -235,7 +236,7 @@ def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion
     decision["candidate"] = {
         "checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
         "checkpoint_digest": None if checkpoint is None else champion_lib.checkpoint_digest(Path(checkpoint)),
-        "metrics_digest": champion_lib.file_digest(metrics_path),
+        "metrics_digest": file_sha256(metrics_path),
     }
     decision["champion_release"] = champion_lib.current_release(champion_dir)
     decision["relaxed"] = relaxed_settings(gate_cfg)

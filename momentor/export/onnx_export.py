@@ -33,7 +33,6 @@ from momentor.export.metadata import (
     FORMAT,
     GRAPH_FILES,
     ExportFolderError,
-    file_sha256,
     graph_signature,
     read_metadata,
     weights_sha256,
@@ -41,6 +40,7 @@ from momentor.export.metadata import (
 )
 from momentor.export.parity import ParityError, batch_parity, failures, parity_frames, retrieval_parity
 from momentor.export.runtime import OnnxFrameEncoder, open_session
+from momentor.hashing import file_sha256
 from momentor.model.encoder import EncoderSpec, FrameEncoder
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ unpickled when loading: tensors come from safetensors, the rest from JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -74,10 +73,6 @@ def remove_staging(out: Path) -> None:
     """Drop what a killed run left half-written."""
     for leftover in list(out.glob("*.staging*")) + list((out / "checkpoints").glob("*.staging*")):
         shutil.rmtree(leftover, ignore_errors=True)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def rng_state() -> tuple[torch.Tensor, dict]:

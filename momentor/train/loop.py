@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from momentor.config import Config
+from momentor.hashing import file_sha256
 from momentor.model import checkpoint as model_checkpoint
 from momentor.model.builders import build_model
 from momentor.model.momentor import Batch
@@ -130,7 +131,7 @@ def load_init(model, cfg: Config, init: str | Path | None) -> dict | None:
             f"--init {init} was trained with other model settings; see its config.yaml `model` section"
         )
     model_checkpoint.load_weights(model, init)
-    return {"path": str(init), "sha256": checkpointing.file_sha256(init / model_checkpoint.WEIGHTS)}
+    return {"path": str(init), "sha256": file_sha256(init / model_checkpoint.WEIGHTS)}
 
 
 def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[StageDataset, dict]:

@@ -16,6 +16,7 @@ from momentor.eval import champion as champion_lib
 from momentor.eval import gate
 from momentor.eval.items import items_block
 from momentor.eval.jsonio import EvalInputError
+from momentor.hashing import file_sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -238,7 +239,7 @@ def _bound(checkpoint: Path, metrics: Path, champion: Path) -> dict:
     """A passing decision bound to this checkpoint, these metrics and the current champion, as the gate writes."""
     return {"passed": True, "reasons": [],
             "candidate": {"checkpoint_digest": champion_lib.checkpoint_digest(checkpoint),
-                          "metrics_digest": champion_lib.file_digest(metrics)},
+                          "metrics_digest": file_sha256(metrics)},
             "champion_release": champion_lib.current_release(champion)}
 
 

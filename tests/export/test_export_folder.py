@@ -10,7 +10,8 @@ import onnx
 import pytest
 import torch
 
-from momentor.export.metadata import ExportFolderError, file_sha256, read_metadata, weights_sha256
+from momentor.export.metadata import ExportFolderError, read_metadata, weights_sha256
+from momentor.hashing import file_sha256
 from momentor.model.builders import build_model
 
 

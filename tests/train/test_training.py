@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from momentor.hashing import file_sha256
 from momentor.model.builders import build_model
 from momentor.model.momentor import collate
 from momentor.train import checkpointing
@@ -47,7 +48,7 @@ def test_gesm_then_instruct_from_its_checkpoint(tiny_cfg, tmp_path):
 
     instruct = train(cfg, "instruct", tmp_path / "instruct", init=tmp_path / "gesm", show_progress=False)
     state = json.loads((instruct / checkpointing.STATE_JSON).read_text())
-    assert state["init"]["sha256"] == checkpointing.file_sha256(gesm / "trainable.safetensors")
+    assert state["init"]["sha256"] == file_sha256(gesm / "trainable.safetensors")
     before, after = weights(gesm), weights(instruct)
     assert set(before) == set(after) and not torch.equal(
         before["projection.weight"], after["projection.weight"]
