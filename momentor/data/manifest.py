@@ -135,12 +135,10 @@ def to_arrow(name: str, rows: list[dict[str, Any]] | pd.DataFrame) -> pa.Table:
 
 
 def write_table(folder: str | Path, name: str, rows: list[dict[str, Any]] | pd.DataFrame) -> Path:
-    """Write one whole table (the engine uses this to add its rows); atomic by rename."""
+    """Write one whole table (the engine uses this to add its rows), atomically (:mod:`momentor.atomic`)."""
     path = table_path(folder, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".parquet.partial")
-    pq.write_table(to_arrow(name, rows), partial)
-    partial.replace(path)
+    with atomic.writing(path) as partial:
+        pq.write_table(to_arrow(name, rows), partial)
     return path
 
 

@@ -216,8 +216,7 @@ def _copy_manifest(source: Path, target: Path) -> Path:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(source, partial)
-    shutil.rmtree(target, ignore_errors=True)
-    return atomic.commit_folder(partial, target)
+    return atomic.replace_folder(partial, target)
 
 
 def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: list[dict]) -> None:
