@@ -202,6 +202,15 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_arguments(p) -> None:
+    """The split the gate's references are scored on, and its gated tasks (baselines, rescore-champion)."""
+    from momentor.eval.items import HEADLINES  # light: numpy loads inside its functions
+
+    p.add_argument("--gt", required=True, help="manifest folder of the split (as momentor evaluate --gt)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--tasks", nargs="+", default=list(HEADLINES), choices=tuple(HEADLINES))
+
+
 def register(sub, common) -> None:
     p = sub.add_parser(
         "evaluate", parents=[common], help="score predictions against a benchmark's ground truth"
@@ -229,10 +238,7 @@ def register(sub, common) -> None:
         "baselines", parents=[common],
         help="predict and score the random and fixed baselines on a split (the gate compares with them)",
     )
-    p.add_argument("--gt", required=True, help="manifest folder of the split (as momentor evaluate --gt)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
-                   choices=("grounding", "dense_captioning"))
+    _split_arguments(p)
     p.add_argument("--out", required=True, help="folder for <random|fixed>/<task>.json and their predictions/")
     p.set_defaults(handler=run_baselines)
 
@@ -240,10 +246,7 @@ def register(sub, common) -> None:
         "rescore-champion", parents=[common],
         help="score the champion on a split: its stored predictions when the split is unchanged, else it predicts",
     )
-    p.add_argument("--gt", required=True, help="manifest folder of the split (as momentor evaluate --gt)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--tasks", nargs="+", default=["grounding", "dense_captioning"],
-                   choices=("grounding", "dense_captioning"))
+    _split_arguments(p)
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--out", required=True,
                    help="folder for <task>.json results, predictions/ and champion.json (always written)")

@@ -28,10 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from momentor.eval.jsonio import EvalInputError, read_json, write_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: task -> (headline metric, item unit)
 HEADLINES = {"grounding": ("R1@0.5", "query"), "dense_captioning": ("METEOR", "video")}
@@ -52,6 +54,8 @@ def fingerprint(rows) -> str:
 
 
 def items_block(task: str, ids: list[str], values, truth_fingerprint: str) -> dict:
+    import numpy as np
+
     metric, unit = HEADLINES[task]
     return {
         "metric": metric,
@@ -80,6 +84,8 @@ def paired_values(candidate: dict, reference: dict, what: str) -> tuple[np.ndarr
     Raises EvalInputError when they were scored on different ground truth or different items: a paired
     comparison on other items would be a comparison of other things.
     """
+    import numpy as np
+
     ours, theirs = candidate["items"], reference["items"]
     if ours["metric"] != theirs["metric"]:
         raise EvalInputError(f"{what}: compares {ours['metric']} with {theirs['metric']}")
