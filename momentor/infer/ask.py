@@ -17,11 +17,14 @@ from momentor.infer.predict import Predictor
 from momentor.model.generate import Answer
 
 
-def video_features(cfg: Config, path: str | Path, seed: int):
-    """(features (m, f), duration s) of one video file with the frozen encoder of ``cfg.model``."""
+def video_features(cfg: Config, path: str | Path, seed: int, featurizer=None):
+    """(features (m, f), duration s) of one video file with the frozen encoder of ``cfg.model``.
+
+    ``featurizer``: a :class:`momentor.data.features.FrameFeaturizer` to reuse (a server keeps one loaded).
+    """
     from momentor.data.features import FrameFeaturizer, num_frames
 
-    featurizer = FrameFeaturizer(cfg, seed=seed)
+    featurizer = featurizer or FrameFeaturizer(cfg, seed=seed)
     short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
     frames, times = sample_frames(
         path, num_frames(cfg.model), short_side=short_side, seek_gap_s=cfg.data.seek_gap_s

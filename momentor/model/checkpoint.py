@@ -64,7 +64,11 @@ def load_config(folder: str | Path) -> config_lib.Config:
 
 def load_weights(model: Momentor, folder: str | Path) -> None:
     """Load trainable tensors into ``model``; every trainable tensor must be present with its shape."""
-    state = load_file(str(Path(folder) / WEIGHTS))
+    load_state(model, load_file(str(Path(folder) / WEIGHTS)), folder)
+
+
+def load_state(model: Momentor, state: dict, folder: str | Path) -> None:
+    """Copy ``state`` (name -> tensor, read from ``folder``) into the model's trainable tensors."""
     params = model.trainable_parameters()
     missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
     if missing or unexpected:
