@@ -1,6 +1,7 @@
 """CLI verbs of evaluation: ``evaluate``, ``rescore-champion``, ``gate``, ``promote`` and ``report``.
 
-momentor evaluate TASK --gt FILE --pred FILE [--out FILE] [--metrics FILE] [--headline FILE] [--plots DIR]
+momentor evaluate TASK --gt FILE [FILE ...] --pred FILE [--out FILE] [--metrics FILE] [--headline FILE]
+                  [--plots DIR]
 momentor baselines --gt DIR --split test --out DIR [--tasks ...]
 momentor rescore-champion --gt DIR --split test --out DIR [--tasks ...] [--champion DIR]
 momentor gate --metrics FILE [--results DIR] [--baseline-results DIR] [--champion-results DIR]
@@ -53,7 +54,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from momentor.eval.jsonio import write_json
 
     cfg = load_config(args)
-    result = tasks.evaluate(args.task, args.gt, args.pred, cfg, args.split, args.source, args.durations)
+    if len(args.gt) > 1 and args.task != "dense_captioning":
+        from momentor.eval.jsonio import EvalInputError
+
+        raise EvalInputError(f"--gt: {args.task} takes one ground truth; several are for dense_captioning")
+    gt = args.gt[0] if len(args.gt) == 1 else args.gt  # dense captioning scores several files together
+    result = tasks.evaluate(args.task, gt, args.pred, cfg, args.split, args.source, args.durations)
     if args.out:
         write_json(args.out, result)
         log.info("wrote %s", args.out)
@@ -217,7 +223,9 @@ def register(sub, common) -> None:
     )
     p.add_argument("task", choices=TASKS)
     p.add_argument(
-        "--gt", required=True, help="ground-truth file (native benchmark format) or manifest folder"
+        "--gt", required=True, nargs="+", action="extend",
+        help="ground-truth file (native benchmark format) or manifest folder; dense_captioning scores several "
+             "together (--gt val_1.json val_2.json, or --gt repeated), as densevid_eval's -r",
     )
     p.add_argument("--pred", required=True, help="predictions file (format: see the task module's docstring)")
     p.add_argument("--out", help="write the task's result JSON here (default: print it)")

@@ -1,4 +1,4 @@
-"""Dense video captioning: SODA_c, CIDEr and METEOR, per video then averaged over videos.
+"""Dense video captioning: SODA_c, CIDEr, METEOR and localisation P/R/F1, per video then averaged.
 
 METEOR and CIDEr follow ActivityNet's official ``densevid_eval`` (v2, per-video): for each tIoU threshold
 in (0.3, 0.5, 0.7, 0.9), every predicted event is paired with each ground-truth event it overlaps with
@@ -15,6 +15,18 @@ found by dynamic programming, and F = 2PR / (P + R) with P = best sum / #predict
 truth. ``soda_aggregation`` chooses how videos combine: ``video`` (default) averages F over videos (the
 PDVC / Vid2Seq evaluators that papers report), ``corpus`` sums the best scores and counts over videos
 first (the ``fujiso/SODA`` script). A video without predictions scores 0 either way.
+
+Localisation: Precision and Recall at each tIoU (strict ``>``), their means over videos and thresholds,
+and F1 = 2PR / (P + R) of the means, as densevid_eval's ``evaluate_detection`` computes them
+(:mod:`momentor.eval.localisation`).
+
+Several reference files (ActivityNet Captions' val_1 and val_2) are scored together the way each reference
+evaluator does it: the videos are the union of the files'; METEOR and CIDEr pair a prediction with every
+event of every file it overlaps (densevid_eval's ``evaluate_tiou``: one pool of pairs per video, not a best
+of); Precision and Recall take each video's best over the files (each on its own); SODA_c is the mean of
+the SODA_c against each file (PDVC's ``eval_soda`` and Vid2Seq's ``SODA_c_1``/``SODA_c_2``, the figures
+papers report; the ``fujiso/SODA`` script would instead merge the files' events, or with ``-mr`` keep each
+video's best-F file). With one file every metric is as before.
 
 Values are percent, rounded to 2 decimals. ``items`` holds each video's METEOR averaged over the tIoU
 thresholds (their mean is METEOR), for the gate's paired bootstrap (:mod:`momentor.eval.items`).
@@ -38,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from momentor.eval import manifest_tables
+from momentor.eval import localisation, manifest_tables
 from momentor.eval.caption_scorers import Meteor, cider, ptb_tokenize, remove_nonascii
 from momentor.intervals import as_windows, iou_matrix_densevid
 from momentor.eval.items import fingerprint, items_block
@@ -171,73 +183,108 @@ def _garbage(rng: random.Random) -> str:
 
 
 def score(
-    gt: dict[str, VideoEvents], pred: dict[str, VideoEvents], meteor: Meteor, soda_aggregation="video"
+    gt: dict[str, VideoEvents] | list[dict[str, VideoEvents]],
+    pred: dict[str, VideoEvents],
+    meteor: Meteor,
+    soda_aggregation="video",
 ) -> dict:
-    """Metrics over the videos of ``gt``; ``gt`` and ``pred`` must be tokenized."""
+    """Metrics over the videos of ``gt`` (one reference set, or a list of them: ActivityNet's val_1 and
+    val_2); ``gt`` and ``pred`` must be tokenized."""
+    references = [gt] if isinstance(gt, dict) else list(gt)
+    videos = list(dict.fromkeys(video for ref in references for video in ref))
     rng = random.Random(0)
-    plans = []  # per video: (pairs per tIoU, SODA inputs)
-    for video, truth in gt.items():
+    plans = []  # per video: (pairs per tIoU, per reference set (its index, SODA pairs, iou (g, p)))
+    for video in videos:
         guess = pred.get(video)
         if guess is None or not guess.sentences:
             plans.append(None)
             continue
-        iou = iou_matrix_densevid(guess.timestamps, truth.timestamps)  # (p, g)
+        truths = [(r, ref[video]) for r, ref in enumerate(references) if video in ref]
+        ious = [iou_matrix_densevid(guess.timestamps, truth.timestamps) for _, truth in truths]  # (p, g) each
         garbage = [_garbage(rng) for _ in guess.tokens]
         by_tiou = []
         for tiou in TIOUS:
             pairs = []
             for j, hyp in enumerate(guess.tokens):
-                refs = [truth.tokens[i] for i in np.flatnonzero(iou[j] >= tiou)] or [garbage[j]]
+                # densevid pairs a prediction with every event of every reference file it overlaps
+                refs = [
+                    truth.tokens[i]
+                    for (_, truth), iou in zip(truths, ious)
+                    for i in np.flatnonzero(iou[j] >= tiou)
+                ] or [garbage[j]]
                 pairs.extend((hyp, [ref]) for ref in refs)
             by_tiou.append(pairs)
         p_order = np.argsort(guess.timestamps[:, 0], kind="stable")
-        g_order = np.argsort(truth.timestamps[:, 0], kind="stable")
-        soda_pairs = [(guess.tokens[j], [truth.tokens[i]]) for i in g_order for j in p_order]
-        plans.append((by_tiou, soda_pairs, iou[np.ix_(p_order, g_order)].T))  # iou: (g, p) in time order
+        soda_plans = []
+        for (r, truth), iou in zip(truths, ious):
+            g_order = np.argsort(truth.timestamps[:, 0], kind="stable")
+            pairs = [(guess.tokens[j], [truth.tokens[i]]) for i in g_order for j in p_order]
+            soda_plans.append((r, pairs, iou[np.ix_(p_order, g_order)].T))  # iou: (g, p) in time order
+        plans.append((by_tiou, soda_plans))
 
     # METEOR statistics of every pair in one stream, then one EVAL per group: per video, one group per tIoU,
-    # then the SODA pairs
-    groups = [pairs for plan in plans if plan is not None for pairs in (*plan[0], plan[1])]
+    # then the SODA pairs of each reference set
+    groups = [pairs for plan in plans if plan is not None for pairs in (*plan[0], *(s[1] for s in plan[1]))]
     stats = iter(meteor.stats([pair for pairs in groups for pair in pairs]))
     evaluated = iter(meteor.evaluate_stats([[next(stats) for _ in pairs] for pairs in groups]))
 
-    meteor_scores = np.zeros((len(gt), len(TIOUS)))
-    cider_scores = np.zeros((len(gt), len(TIOUS)))
-    soda = np.zeros((len(gt), 3))  # per video: best sum, #predictions, #ground truth
-    for v, (plan, truth) in enumerate(zip(plans, gt.values())):
-        soda[v, 2] = len(truth.sentences)
+    meteor_scores = np.zeros((len(videos), len(TIOUS)))
+    cider_scores = np.zeros((len(videos), len(TIOUS)))
+    # per reference set and video: SODA's best sum, #predictions, #ground truth
+    soda = [{video: [0.0, 0, len(truth.sentences)] for video, truth in ref.items()} for ref in references]
+    for v, (plan, video) in enumerate(zip(plans, videos)):
         if plan is None:
             continue
-        by_tiou, _, iou = plan
+        by_tiou, soda_plans = plan
         for t, pairs in enumerate(by_tiou):
             meteor_scores[v, t] = next(evaluated)[0]
             cider_scores[v, t] = cider(
                 {k: refs for k, (_, refs) in enumerate(pairs)}, {k: [h] for k, (h, _) in enumerate(pairs)}
             )
-        segment = np.array(next(evaluated)[1]).reshape(iou.shape)  # (g, p)
-        soda[v, :2] = soda_best_score(iou * segment), iou.shape[1]
+        for r, _, iou in soda_plans:
+            segment = np.array(next(evaluated)[1]).reshape(iou.shape)  # (g, p)
+            soda[r][video][:2] = soda_best_score(iou * segment), iou.shape[1]
 
-    missing = [video for video, plan in zip(gt, plans) if plan is None]
+    missing = [video for video, plan in zip(videos, plans) if plan is None]
+    _, precision, recall = localisation.per_video(
+        [{video: truth.timestamps for video, truth in ref.items()} for ref in references],
+        {video: guess.timestamps for video, guess in pred.items()},
+        TIOUS,
+    )  # (v, t) each
+    located = localisation.summary(precision, recall, TIOUS)
     # per video METEOR averaged over tIoUs: their mean is METEOR (a mean of means over the same grid)
     per_video = 100 * meteor_scores.mean(1)  # (v,)
+    # SODA_c of several reference sets: the mean of each set's SODA_c, as PDVC and Vid2Seq report it
+    soda_c = np.mean([_soda_f(np.array(list(rows.values()), float), soda_aggregation) for rows in soda])
     return {
-        "SODA_c": round(100 * _soda_f(soda, soda_aggregation), 2),
+        "SODA_c": round(100 * float(soda_c), 2),
         "CIDEr": round(100 * float(cider_scores.mean(0).mean()), 2),
         "METEOR": round(100 * float(meteor_scores.mean(0).mean()), 2),
+        "Precision": located["Precision"],
+        "Recall": located["Recall"],
+        "F1": located["F1"],
         "per_tiou": {
-            str(t): {"CIDEr": round(100 * float(c), 2), "METEOR": round(100 * float(m), 2)}
-            for t, c, m in zip(TIOUS, cider_scores.mean(0), meteor_scores.mean(0))
+            str(t): {"CIDEr": round(100 * float(c), 2), "METEOR": round(100 * float(m), 2), **loc}
+            for (t, c, m), loc in zip(
+                zip(TIOUS, cider_scores.mean(0), meteor_scores.mean(0)), located["per_tiou"].values()
+            )
         },
-        "num_videos": len(gt),
+        "num_videos": len(videos),
+        "reference_files": len(references),
         "videos_without_prediction": len(missing),
         "soda_aggregation": soda_aggregation,
-        "items": items_block("dense_captioning", list(gt), per_video, truth_fingerprint(gt)),
+        "items": items_block("dense_captioning", videos, per_video, truth_fingerprint(gt)),
     }
 
 
-def truth_fingerprint(gt: dict[str, VideoEvents]) -> str:
-    """The videos' events and captions: equal fingerprints, same evaluation."""
-    return fingerprint([[v, e.duration, e.timestamps.tolist(), e.sentences] for v, e in gt.items()])
+def truth_fingerprint(gt: dict[str, VideoEvents] | list[dict[str, VideoEvents]]) -> str:
+    """The videos' events and captions: equal fingerprints, same evaluation. One reference set (or a list
+    of one) gives the set's own fingerprint; several, the fingerprint of their fingerprints in order."""
+    references = [gt] if isinstance(gt, dict) else list(gt)
+    if len(references) > 1:
+        return fingerprint([truth_fingerprint(ref) for ref in references])
+    rows = [[v, e.duration, e.timestamps.tolist(), e.sentences] for v, e in references[0].items()]
+    return fingerprint(rows)
 
 
 def _soda_f(soda: np.ndarray, aggregation: str) -> float:
@@ -257,22 +304,28 @@ def _soda_f(soda: np.ndarray, aggregation: str) -> float:
 def evaluate_files(
     gt_path, pred_path, meteor: Meteor | None = None, soda_aggregation="video", split=None, source=None
 ) -> dict:
-    gt = load_ground_truth(gt_path, split, source)
-    if not gt:
-        raise EvalInputError(
-            f"{gt_path}: no video to evaluate; check the file (and --split/--source for a manifest)"
-        )
+    """Score ``pred_path`` against ``gt_path``: one ground-truth file or folder, or a list of them scored
+    together (ActivityNet Captions' val_1 and val_2, as densevid_eval's ``-r val_1.json val_2.json``)."""
+    paths = [gt_path] if isinstance(gt_path, (str, Path)) else list(gt_path)
+    references = [load_ground_truth(path, split, source) for path in paths]
+    for path, ref in zip(paths, references):
+        if not ref:
+            raise EvalInputError(
+                f"{path}: no video to evaluate; check the file (and --split/--source for a manifest)"
+            )
     pred = load_predictions(pred_path)
-    extra = set(pred) - set(gt)
+    known = {video for ref in references for video in ref}
+    extra = set(pred) - known
     if extra:
         raise EvalInputError(
-            f"{pred_path}: {len(extra)} predicted videos are not in {gt_path}: {describe_ids(extra)}; "
-            "predict the ground truth's videos or pass the matching --gt"
+            f"{pred_path}: {len(extra)} predicted videos are not in {', '.join(map(str, paths))}: "
+            f"{describe_ids(extra)}; predict the ground truth's videos or pass the matching --gt"
         )
-    missing = set(gt) - set(pred)
+    missing = known - set(pred)
     if missing:
         log.warning("%d videos have no prediction and score 0: %s", len(missing), describe_ids(missing))
-    tokenize(gt, pred)
+    tokenize(*references, pred)
+    gt = references[0] if len(references) == 1 else references
     if meteor is not None:
         return score(gt, pred, meteor, soda_aggregation)
     with Meteor() as own:

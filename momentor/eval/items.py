@@ -41,7 +41,7 @@ HEADLINES = {"grounding": ("R1@0.5", "query"), "dense_captioning": ("METEOR", "v
 #: task -> the result keys copied into the headline file (besides the headline's interval)
 HEADLINE_KEYS = {
     "grounding": ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "num_queries"),
-    "dense_captioning": ("METEOR", "CIDEr", "SODA_c", "num_videos"),
+    "dense_captioning": ("METEOR", "CIDEr", "SODA_c", "Precision", "Recall", "F1", "num_videos"),
     "qvhighlights": ("MR-full-mAP", "MR-full-R1@0.5", "HL-min-VeryGood-mAP"),
     "action_segmentation": ("MoF", "Edit", "F1@50"),
 }

@@ -44,7 +44,7 @@ def test_perfect_video_and_missing_video_worked_by_hand(tmp_path, meteor):
     # prediction and scores 0: halves of the perfect scores
     assert (result["METEOR"], result["CIDEr"], result["SODA_c"]) == (50.0, 500.0, 50.0)
     assert result["videos_without_prediction"] == 1
-    assert result["per_tiou"]["0.9"] == {"CIDEr": 500.0, "METEOR": 50.0}
+    assert result["per_tiou"]["0.9"] == {"CIDEr": 500.0, "METEOR": 50.0, "Precision": 50.0, "Recall": 50.0}
 
 
 def test_unmatched_prediction_is_penalised(tmp_path, meteor):
