@@ -13,8 +13,9 @@ SODA_c follows the SODA paper (Fujita et al., ECCV 2020): events of a video are 
 order-preserving assignment between predictions and ground truth that maximizes the sum of IoU x METEOR is
 found by dynamic programming, and F = 2PR / (P + R) with P = best sum / #predictions, R = best sum / #ground
 truth. ``soda_aggregation`` chooses how videos combine: ``video`` (default) averages F over videos (the
-PDVC / Vid2Seq evaluators that papers report), ``corpus`` sums the best scores and counts over videos
-first (the ``fujiso/SODA`` script). A video without predictions scores 0 either way.
+PDVC / Vid2Seq evaluators that papers report, and the current ``fujiso/SODA`` script), ``corpus`` sums the
+best scores and counts over videos first (the first version of ``fujiso/SODA``). A video without predictions
+scores 0 either way (``fujiso/SODA`` itself leaves such videos out).
 
 Localisation: Precision and Recall at each tIoU (strict ``>``), their means over videos and thresholds,
 and F1 = 2PR / (P + R) of the means, as densevid_eval's ``evaluate_detection`` computes them
