@@ -118,6 +118,8 @@ def momentor_pipeline(
     eval_split: str = "test",
     image: str = IMAGE,
     gpus: int = 0,
+    nodes: int = 1,
+    trainjob_template: str = "momentor-trainjob",
 ) -> dsl.Artifact:
     """Returns the gate's decision artifact.
 
@@ -133,7 +135,11 @@ def momentor_pipeline(
         champion_dir: the champion folder, on the workspace volume (past releases sit beside it).
         eval_split: the manifest split the candidate is evaluated on.
         image: the momentor image of every task.
-        gpus: accelerators for feature extraction, training and prediction (0: CPU).
+        gpus: accelerators for feature extraction, training and prediction (0: CPU); with ``nodes > 1``, per
+            training node.
+        nodes: training nodes; more than 1 trains each stage as a Kubeflow Trainer TrainJob made from the
+            chart's template (the chart's ``training.pipeline.enabled``), on the same workspace claim.
+        trainjob_template: the ConfigMap holding that template (``<release>-trainjob``).
     """
     params = _on(resolve_config(preset=preset, gate_floors=gate_floors, overrides=overrides), "resolve_config",
                  image).outputs["params"]
@@ -156,7 +162,8 @@ def momentor_pipeline(
                        "validate_instructions", image)
 
     stage_inputs = {"params": params, "manifest": corpus, "features": frames, "data_version": version,
-                    "workspace": workspace}
+                    "workspace": workspace, "nodes": nodes, "gpus": gpus, "image": image,
+                    "trainjob_template": trainjob_template}
     gesm = _on(train(stage="gesm", **stage_inputs), "train_gesm", image, gpus, workspace_pvc)
     gesm.after(instructions)
     instruct = _on(train(stage="instruct", init_model=gesm.outputs["model"], **stage_inputs), "train_instruct",

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "momentor.data.engine.commands",
     "momentor.validate.commands",
     "momentor.train.commands",
+    "momentor.trainjob_commands",
     "momentor.infer.commands",
     "momentor.eval.commands",
     "momentor.export.commands",

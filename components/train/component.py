@@ -9,7 +9,8 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dataset], stage: str,
           data_version: str, workspace: str, model: Output[Model], training: Output[Metrics],
-          init_model: Input[Model] = None):
+          init_model: Input[Model] = None, nodes: int = 1, gpus: int = 0, image: str = "",
+          trainjob_template: str = "momentor-trainjob"):
     """``momentor train --stage STAGE`` (from ``init_model`` when given): the final checkpoint, and the last
     step's losses and throughput as metrics.
 
@@ -17,21 +18,34 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
     pod's scratch: a retried or rescheduled pod resumes from the last checkpoint there. Its key is a hash of
     what the stage computes from (resolved params, data version, stage, initial weights, code), not KFP's
     run id, which as an input would enter the cache key and defeat caching across runs.
+
+    With ``nodes > 1`` the stage trains as a Kubeflow Trainer TrainJob (``momentor trainjob``): made from the
+    chart's template (ConfigMap ``trainjob_template``) with ``gpus`` GPUs per node and this task's ``image``,
+    writing the same checkpoint folder on the same claim; this pod waits for it and fails with its reason.
     """
     import json
     import os
     import shutil
 
-    from momentor.artifact_workspace import run_verb
+    from momentor import cli
+    from momentor.artifact_workspace import StepFailed, run_verb
     from momentor.model.checkpoint import WEIGHTS
     from momentor.pipeline_runs import checkpoint_dir
 
     init_weights = None if init_model is None else os.path.join(init_model.path, WEIGHTS)
     out = str(checkpoint_dir(workspace, stage, params.path, data_version, init_weights))
-    argv = ["train", "--stage", stage, "--out", out, "--no-progress"]
-    if init_model is not None:
-        argv += ["--init", init_model.path]
-    run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path})
+    if nodes > 1:
+        argv = ["trainjob", "--stage", stage, "--out", out, "--nodes", str(nodes), "--gpus", str(gpus),
+                "--manifest", manifest.path, "--features", features.path, "--params", params.path,
+                "--template-configmap", trainjob_template, *(["--image", image] if image else []),
+                *(["--init", init_model.path] if init_model is not None else [])]
+        if cli.main(argv):
+            raise StepFailed(f"the {stage} TrainJob did not complete; its reason is above")
+    else:
+        argv = ["train", "--stage", stage, "--out", out, "--no-progress"]
+        if init_model is not None:
+            argv += ["--init", init_model.path]
+        run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path})
     shutil.copytree(os.path.join(out, "final"), model.path, dirs_exist_ok=True)
     if os.path.isfile(os.path.join(out, "metrics.csv")):  # the stage's curve travels with it, for the report
         shutil.copyfile(os.path.join(out, "metrics.csv"), os.path.join(model.path, "metrics.csv"))

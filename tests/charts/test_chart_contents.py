@@ -19,7 +19,8 @@ IDS = ["defaults", *(p.stem for p in CI_VALUES)]
 
 
 def only(objects: list[dict], kind: str) -> dict:
-    (obj,) = [o for o in objects if o["kind"] == kind]
+    """The one object of ``kind``; of ConfigMaps, the params (the pipeline's TrainJob template is another)."""
+    (obj,) = [o for o in objects if o["kind"] == kind and not o["metadata"]["name"].endswith("-trainjob")]
     return obj
 
 
@@ -35,7 +36,7 @@ def test_params_configmap_and_every_override_load_in_momentor(render, values_fil
     params = tmp_path / "params.yaml"
     params.write_text(only(objects, "ConfigMap")["data"]["params.yaml"])
     argument_lists = [c["args"] for c in submit_containers(objects)]
-    argument_lists += [o["spec"]["trainer"]["command"] for o in objects if o["kind"] == "TrainJob"]
+    argument_lists += [o["spec"]["trainer"]["args"] for o in objects if o["kind"] == "TrainJob"]
     for args in [[], *argument_lists]:
         cfg = config_lib.load(params, override_args(args))
         assert cfg.pipeline.schedule
@@ -135,9 +136,8 @@ def test_trainjob_runs_instruction_tuning_on_the_deepspeed_runtime(render):
     assert trainer["resourcesPerNode"]["requests"]["nvidia.com/gpu"] == 8
     command = trainer["command"]
     assert command[:2] == ["bash", "-c"] and "mpirun" in command[2] and "/etc/mpi/hostfile" in command[2]
-    assert command[3:] == [
-        "momentor-launch", "train", "--params", "/etc/momentor/params.yaml", "--stage", "instruct"
-    ]
+    assert command[3:] == ["momentor-launch"]  # $0 of the script; the args are momentor's
+    assert trainer["args"] == ["train", "--params", "/etc/momentor/params.yaml", "--stage", "instruct"]
     # every rank gets the torch.distributed variables from Open MPI's
     for variable in ("RANK=$OMPI_COMM_WORLD_RANK", "LOCAL_RANK=$OMPI_COMM_WORLD_LOCAL_RANK",
                      "WORLD_SIZE=$OMPI_COMM_WORLD_SIZE", "MASTER_ADDR"):
@@ -168,7 +168,7 @@ def test_training_is_off_by_default_and_on_cpu_has_no_gpu(render):
     resources = job["spec"]["trainer"]["resourcesPerNode"]
     assert not any("gpu" in name for part in resources.values() for name in part)
     assert job["metadata"]["name"] == "rel-momentor-train-instruct-smoke-1"
-    overrides = override_args(job["spec"]["trainer"]["command"])
+    overrides = override_args(job["spec"]["trainer"]["args"])
     assert overrides == ["model.preset=cpu", "train.instruct.max_steps=50"]
 
 

@@ -70,7 +70,7 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
 def test_parameters_carry_only_overrides_and_locations():
     params = _spec()["root"]["inputDefinitions"]["parameters"]
     assert set(params) == {"preset", "overrides", "gate_floors", "raw_data_uri", "workspace_pvc", "workspace",
-                           "champion_dir", "eval_split", "image", "gpus"}
+                           "champion_dir", "eval_split", "image", "gpus", "nodes", "trainjob_template"}
     assert params["raw_data_uri"]["defaultValue"] == "", "a run must never fall back to the sample corpus"
     assert params["overrides"]["parameterType"] == "LIST"
     assert params["gate_floors"]["parameterType"] == "STRUCT"
