@@ -30,7 +30,24 @@ def register(sub, common) -> None:
     )
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_shard_arguments(p, "features")
     p.set_defaults(handler=features)
+
+
+def add_shard_arguments(p, verb: str) -> None:
+    """``--shard K/N`` and ``--merge N`` of a verb that runs in shards (features, engine)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--shard", default=None, metavar="K/N",
+                       help=f"process only shard K (0-based) of N of the manifest's videos, into "
+                            f"<paths.work>/shards/{verb}/K-of-N; `--merge N` combines the parts")
+    group.add_argument("--merge", type=_shard_count, default=None, metavar="N",
+                       help="combine the N finished shards' parts into what one process writes")
+
+
+def _shard_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard count (a whole number >= 1)")
+    return int(text)
 
 
 def sample_data(args: argparse.Namespace) -> int:
@@ -77,17 +94,22 @@ def ingest(args: argparse.Namespace) -> int:
 
 def features(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
-    from momentor.data.features import extract_features, feature_dir
+    from momentor.data.features import extract_features, feature_dir, merge_features
+    from momentor.data.shards import ShardError, parse_shard
     from momentor.folder_lock import hold
 
     cfg = load_config(args)
     try:
-        with hold(feature_dir(cfg), "features"):
-            summary = extract_features(cfg, args.manifest, progress=not args.no_progress)
-    except FileNotFoundError as err:
+        shard = parse_shard(args.shard) if args.shard else (0, 1)
+        with hold(feature_dir(cfg, shard), "features"):
+            if args.merge:
+                summary = merge_features(cfg, args.merge, args.manifest)
+            else:
+                summary = extract_features(cfg, args.manifest, progress=not args.no_progress, shard=shard)
+    except (FileNotFoundError, ShardError) as err:
         print(f"momentor features: {err}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=1))
-    if summary["quarantined"]:
+    if summary["quarantined"] and not args.shard:
         print(f"{summary['quarantined']} videos quarantined: see the manifest's quarantine.jsonl")
     return 0

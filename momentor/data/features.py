@@ -13,6 +13,11 @@ Each file's metadata holds the video's content hash: a re-run skips every video 
 and as files are written atomically (temporary file, then rename), a killed run resumes where it stopped.
 Videos that fail to decode go to the manifest's ``quarantine.jsonl`` (stage ``features``); the run goes on.
 
+Shards: ``shard=(K, N)`` extracts only the videos of shard K (:mod:`momentor.data.shards`) into
+``<paths.work>/shards/features/K-of-N/<key>/`` (same layout, its own index and quarantine part);
+:func:`merge_features` then links the N parts' files into ``<paths.work>/features/<key>/`` and writes the index
+and quarantine over the whole manifest: the same bytes as one process over all videos.
+
 Precision: with ``data.feature_bf16`` the encoder runs under bf16 autocast when the CPU has bf16 matrix
 units (AVX512-BF16 or AMX); features are stored as float32 either way. Backend: ``data.feature_backend``
 ``torch`` (the PyTorch encoder) or ``onnx`` (the exported encoder, :mod:`momentor.export.runtime`).
@@ -21,7 +26,9 @@ units (AVX512-BF16 or AMX); features are stored as float32 either way. Backend: 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from momentor import atomic
+from momentor.data import shards as sharding
 from momentor.config import Config, ModelConfig
 from momentor.data.decode import sample_frames
 from momentor.data.manifest import QUARANTINE_FILE, read_table
@@ -72,10 +80,19 @@ def feature_key(spec: EncoderSpec, m: int, compute: str, backend: str = "torch")
     return hashlib.sha256(f"{spec.id}|m={m}|{compute}{backend_part}".encode()).hexdigest()[:16]
 
 
-def feature_dir(cfg: Config) -> Path:
-    """The folder of the features that ``cfg`` asks for (training and evaluation read from here)."""
+def feature_dir(cfg: Config, shard: tuple[int, int] = (0, 1)) -> Path:
+    """The folder of the features that ``cfg`` asks for (training and evaluation read from here), or of
+    shard ``(K, N)``'s part of them."""
     key = feature_key(encoder_spec(cfg.model), num_frames(cfg.model), precision(cfg), cfg.data.feature_backend)
+    if shard[1] > 1:
+        return sharding.part_dir(cfg.paths.work, "features", *shard) / key
     return Path(cfg.paths.work) / "features" / key
+
+
+def encoder_info(cfg: Config) -> dict:
+    """What a feature folder's key stands for (its ``encoder.json``, and every file's metadata)."""
+    return {"encoder_id": encoder_spec(cfg.model).id, "num_frames": num_frames(cfg.model),
+            "precision": precision(cfg), "backend": cfg.data.feature_backend}
 
 
 def load_features(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,27 +135,42 @@ class FrameFeaturizer:
 
 def _save_atomic(path: Path, features: torch.Tensor, times: np.ndarray, metadata: dict) -> None:
     tensors = {"features": features.contiguous(), "times": torch.from_numpy(times).float()}
-    with atomic.writing(path) as tmp:  # a killed run never leaves a half-written feature file
-        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    data = _sorted_metadata(save(tensors, metadata={k: str(v) for k, v in metadata.items()}))
+    atomic.write_bytes(path, data)  # a killed run never leaves a half-written feature file
 
 
-def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Features of every manifest video that has a file; returns a summary (counts, videos/s)."""
+def _sorted_metadata(data: bytes) -> bytes:
+    """The same safetensors file with its metadata keys in sorted order. safetensors writes them in the
+    order of a Rust hash map, which changes from call to call; sorted, equal features give equal bytes
+    (a re-run, a shard and the merge write the same file). The header keeps its length and padding."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode().ljust(size)
+    if len(text) != size:  # not the compact JSON safetensors writes: keep the file as it is
+        return data
+    return data[:8] + text + data[8 + size :]
+
+
+def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progress: bool = True,
+                     shard: tuple[int, int] = (0, 1)) -> dict:
+    """Features of every manifest video that has a file (of shard ``(K, N)``'s videos); returns a summary
+    (counts, videos/s)."""
     from tqdm import tqdm
 
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
-    videos = read_table(manifest_dir, "videos")
+    videos = sharding.select(read_table(manifest_dir, "videos"), *shard)
     with_file = videos[videos["path"] != ""]
-    out = feature_dir(cfg)
+    out = feature_dir(cfg, shard)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.tmp"):
         stale.unlink()
     m = num_frames(cfg.model)
     featurizer = FrameFeaturizer(cfg, seed=cfg.seed)
-    encoder_info = {"encoder_id": featurizer.spec.id, "num_frames": m, "precision": featurizer.compute,
-                    "backend": cfg.data.feature_backend}  # fmt: skip
-    atomic.write_json(out / "encoder.json", encoder_info, indent=None)
-    quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "features")
+    info = encoder_info(cfg)
+    atomic.write_json(out / "encoder.json", info, indent=None)
+    # a shard keeps its quarantine entries in its part; the merge puts them in the manifest
+    quarantine = Quarantine((manifest_dir if shard[1] == 1 else out.parent) / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
         path = Path(row.path)
@@ -178,16 +210,56 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
             else:
                 frames, times = decoded
                 features = featurizer(frames)  # (m, d)
-                meta = {**encoder_info, "sha256": sha, "video_id": row.video_id, "duration": row.duration}
+                meta = {**info, "sha256": sha, "video_id": row.video_id, "duration": row.duration}
                 _save_atomic(out / f"{row.video_id}.safetensors", features, times, meta)
                 counts["extracted"] += 1
             bar.update()
         bar.close()
     seconds = time.perf_counter() - started
     index = write_index(out, videos, featurizer.spec.id)
-    summary = {**counts, "indexed": index, "seconds": round(seconds, 2), "folder": str(out), **encoder_info}
+    if shard[1] > 1:
+        sharding.mark_done(out.parent)
+    summary = {**counts, "indexed": index, "seconds": round(seconds, 2), "folder": str(out), **info}
     summary["videos_per_s"] = round(counts["extracted"] / seconds, 3) if counts["extracted"] else None
     return summary
+
+
+def merge_features(cfg: Config, shards: int, manifest_dir: str | Path | None = None) -> dict:
+    """The ``shards`` parts into the features folder: each video's file linked (or copied) from its shard's
+    part, then ``encoder.json``, the index and the quarantine written as one process over all videos writes
+    them; a summary. One shard (``0/1``) is the whole run: nothing to merge."""
+    if shards == 1:
+        return {"shards": 1, "merged": 0, "quarantined": 0, "folder": str(feature_dir(cfg))}
+    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    videos = read_table(manifest_dir, "videos")
+    out = feature_dir(cfg)
+    parts = [part / out.name for part in sharding.part_dirs(cfg.paths.work, "features", shards)]
+    out.mkdir(parents=True, exist_ok=True)
+    info = encoder_info(cfg)
+    atomic.write_json(out / "encoder.json", info, indent=None)
+    linked = 0
+    for video_id in videos.loc[videos["path"] != "", "video_id"]:
+        source = parts[sharding.shard_of(video_id, shards)] / f"{video_id}.safetensors"
+        if source.is_file():
+            _link_atomic(source, out / source.name)
+            linked += 1
+    quarantined = sharding.merge_quarantine(manifest_dir, "features", [p.parent for p in parts], videos)
+    index = write_index(out, videos, info["encoder_id"])
+    return {"shards": shards, "merged": linked, "quarantined": quarantined, "indexed": index, "folder": str(out),
+            **info}
+
+
+def _link_atomic(source: Path, target: Path) -> None:
+    """``target`` becomes a hard link to ``source`` (a copy across file systems), replaced in one rename."""
+    if target.exists() and target.stat().st_ino == source.stat().st_ino:
+        return
+    import shutil
+
+    with atomic.writing(target) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:  # another file system: copy the bytes
+            shutil.copyfile(source, tmp)
 
 
 def write_index(out: Path, videos, encoder_id: str) -> int:

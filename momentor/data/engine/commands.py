@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from momentor.data.commands import add_shard_arguments
 
 
 def register(sub, common) -> None:
@@ -17,19 +20,38 @@ def register(sub, common) -> None:
     p.add_argument(
         "--out", default=None, help="write the enriched manifest here (default: update --manifest in place)"
     )
+    add_shard_arguments(p, "engine")
     p.set_defaults(handler=engine)
 
 
 def engine(args: argparse.Namespace) -> int:
     from momentor.cli import load_config
-    from momentor.data.engine.run import run_engine
-
+    from momentor.data.engine.run import merge_engine, run_engine
+    from momentor.data.shards import ShardError, parse_shard, part_dir
     from momentor.folder_lock import hold
 
     cfg = load_config(args)
-    # without --out the engine updates the manifest in place: that folder is the one written
-    with hold(args.out or args.manifest or Path(cfg.paths.work) / "manifest", "engine"):
-        report = run_engine(cfg, args.manifest, out_dir=args.out)
+    try:
+        shard = parse_shard(args.shard) if args.shard else (0, 1)
+        # a shard writes its part; otherwise, without --out, the engine updates the manifest in place
+        written = (part_dir(cfg.paths.work, "engine", *shard) if shard[1] > 1
+                   else args.out or args.manifest or Path(cfg.paths.work) / "manifest")
+        with hold(written, "engine"):
+            if args.merge:
+                report = merge_engine(cfg, args.merge, args.manifest, out_dir=args.out)
+            else:
+                report = run_engine(cfg, args.manifest, out_dir=args.out, shard=shard)
+    except ShardError as err:
+        print(f"momentor engine: {err}", file=sys.stderr)
+        return 1
+    if "boundaries" not in report:  # one shard: nothing was merged
+        print("engine: one shard, nothing to merge")
+        return 0
+    if shard[1] > 1:
+        print(f"engine shard {shard[0]}/{shard[1]}: {report['videos']} videos, {report['instructions']} "
+              f"instructions, {report['quarantined']} quarantined, {report['seconds']} s -> "
+              f"{part_dir(cfg.paths.work, 'engine', *shard)}")
+        return 0
     b, kept = report["boundaries"], report["filtering"]
     print(
         f"engine: {report['videos']} videos, {report['engine_segments']} events, "

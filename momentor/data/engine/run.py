@@ -11,6 +11,8 @@ replacing the engine's earlier rows and keeping those read from sources). Writes
 per instance and event with its presence) and ``report.json`` (boundary precision/recall/F1 against the
 annotated boundaries at ``engine.boundary_tolerance_s``, before and after merging; instruction counts).
 Videos that fail to decode or have no features go to ``quarantine.jsonl`` (stage ``engine``); the run goes on.
+Sharded (``shard=(K, N)``): each shard mines its videos into a part, ``merge_engine`` writes all of the
+above from the parts, byte for byte as one process does (:mod:`momentor.data.engine.results`).
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ from momentor.data.engine.analysis import (
 )
 from momentor.data.engine.boundaries import MatchCounts, match_boundaries
 from momentor.data.engine.captions import caption_events
-from momentor.data.engine.filtering import FilterReport, Rewriter, instruction_rows
+from momentor.data import shards as sharding
+from momentor.data.engine.filtering import Rewriter, instruction_rows
 from momentor.data.engine.instructions import (
     VideoStructure,
     generate_instructions,
     grounding_queries,
 )
-from momentor.data.manifest import QUARANTINE_FILE, SCHEMAS, read_table, table_path, to_arrow
+from momentor.data.engine.results import Tally, read_parts, tables_from_rows, write_part
+from momentor.data.manifest import QUARANTINE_FILE, SCHEMAS, read_table, table_path
 from momentor.data.quarantine import BadInput, Quarantine
 
 log = logging.getLogger(__name__)
@@ -69,36 +73,66 @@ def run_engine(
     manifest_dir: str | Path | None = None,
     rewriter: Rewriter | None = None,
     out_dir: str | Path | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict:
     """Run the engine over the manifest; returns the report (also written to ``<paths.work>/engine``).
 
     With ``out_dir`` the input manifest is left as it is and the enriched manifest (the input's tables with
     the engine's segments and instructions swapped in) is written there: a pipeline step then owns its output
     folder (DVC forbids two stages writing one folder). Without it the manifest is updated in place.
+    With ``shard=(K, N)``, N > 1, only shard K's videos are mined, into its part
+    (:mod:`momentor.data.engine.results`); :func:`merge_engine` writes the outputs from the N parts.
     """
+    started = time.perf_counter()
+    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    videos = read_table(manifest_dir, "videos")
+    if shard[1] > 1:
+        part = sharding.part_dir(cfg.paths.work, "engine", *shard)
+        quarantine = Quarantine(part / QUARANTINE_FILE, "engine")
+        tables, tally = _mine(cfg, manifest_dir, sharding.select(videos, *shard), quarantine, rewriter)
+        write_part(part, tables, tally)
+        sharding.mark_done(part)
+        return _report(cfg, sharding.select(videos, *shard), tables, tally, len(quarantine), started)
+    if out_dir is not None and Path(out_dir).resolve() != manifest_dir.resolve():
+        manifest_dir = _copy_manifest(manifest_dir, Path(out_dir))
+    quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "engine")
+    tables, tally = _mine(cfg, manifest_dir, videos, quarantine, rewriter)
+    return _write_outputs(cfg, manifest_dir, videos, tables, tally, len(quarantine), started)
+
+
+def merge_engine(cfg: Config, shards: int, manifest_dir: str | Path | None = None,
+                 out_dir: str | Path | None = None) -> dict:
+    """The outputs of :func:`run_engine` from the parts of its ``shards`` shards; the report. One shard
+    (``0/1``) is the whole run: nothing to merge."""
+    started = time.perf_counter()
+    if shards == 1:
+        return {"shards": 1, "merged": 0}
+    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
+    parts = sharding.part_dirs(cfg.paths.work, "engine", shards)
+    videos = read_table(manifest_dir, "videos")
+    if out_dir is not None and Path(out_dir).resolve() != manifest_dir.resolve():
+        manifest_dir = _copy_manifest(manifest_dir, Path(out_dir))
+    tables, tally = read_parts(parts, videos["video_id"].tolist())
+    quarantined = sharding.merge_quarantine(manifest_dir, "engine", parts, videos)
+    return _write_outputs(cfg, manifest_dir, videos, tables, tally, quarantined, started)
+
+
+def _mine(cfg: Config, manifest_dir: Path, videos: pd.DataFrame, quarantine: Quarantine,
+          rewriter: Rewriter | None) -> tuple[dict, Tally]:
+    """The engine over ``videos`` (those with a file): its tables and tally."""
     from momentor.data.features import feature_dir, load_features
 
     ecfg = cfg.engine
-    manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
-    if out_dir is not None and Path(out_dir).resolve() != manifest_dir.resolve():
-        manifest_dir = _copy_manifest(manifest_dir, Path(out_dir))
-    report_dir = Path(cfg.paths.work) / "engine"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    videos = read_table(manifest_dir, "videos")
     segments = read_table(manifest_dir, "segments")
     annotated = segments[segments["origin"] == "gt"]
     gt_by_video = dict(tuple(annotated.groupby("video_id")))
     tracks_by_video = dict(tuple(read_table(manifest_dir, "tracks").groupby("video_id")))
     queries_by_video = grounding_queries(read_table(manifest_dir, "queries"))
     features_dir = feature_dir(cfg)
-    quarantine = Quarantine(manifest_dir / QUARANTINE_FILE, "engine")
     tasks = (["gesm"] if ecfg.gesm else []) + list(ecfg.tasks)
 
-    started = time.perf_counter()
-    new_segments, rows, track_rows, matrix_rows = [], [], [], []
-    filter_report = FilterReport()
-    raw_match = merged_match = label_match = MatchCounts(0, 0, 0)
-    per_source: dict[str, MatchCounts] = {}
+    rows: dict[str, list] = {"segments": [], "instructions": [], "tracks": [], "instance_event": []}
+    tally = Tally()
     for video in videos[videos["path"] != ""].itertuples(index=False):
         try:
             features, feature_times = load_features(_feature_file(features_dir, video.video_id))
@@ -140,54 +174,65 @@ def run_engine(
             {"detector": ecfg.detector, "captions": caption_source},
             queries_by_video.get(video.video_id, []),
         )
-        rows += instruction_rows(
+        rows["instructions"] += instruction_rows(
             video.video_id,
             video.split,
             generate_instructions(structure, tasks, cfg.seed),
             ecfg.min_instruction_score,
-            filter_report,
+            tally.filtering,
             rewriter,
         )
-        new_segments += _segment_rows(video.video_id, analysis.segments, captions)
+        rows["segments"] += _segment_rows(video.video_id, analysis.segments, captions)
         tracks, presences = _instance_rows(video.video_id, analysis)
-        track_rows += tracks
-        matrix_rows += presences
+        rows["tracks"] += tracks
+        rows["instance_event"] += presences
         if len(video_tracks):
             oracle = oracle_for(video_tracks.to_dict("records"), video.fps)
-            label_match += instance_label_match(analysis.instances, oracle, times)
+            tally.labels += instance_label_match(analysis.instances, oracle, times)
         if len(gt):
             truth = annotated_boundaries(gt, video.duration)
-            raw_match += match_boundaries(analysis.boundaries.times, truth, ecfg.boundary_tolerance_s)
+            tally.raw += match_boundaries(analysis.boundaries.times, truth, ecfg.boundary_tolerance_s)
             found = match_boundaries(analysis.boundary_times, truth, ecfg.boundary_tolerance_s)
-            merged_match += found
-            per_source[video.source] = per_source.get(video.source, MatchCounts(0, 0, 0)) + found
+            tally.merged += found
+            tally.per_source[video.source] = tally.per_source.get(video.source, MatchCounts(0, 0, 0)) + found
+    return tables_from_rows(rows), tally
 
-    pq.write_table(to_arrow("tracks", track_rows), report_dir / "tracks.parquet")
-    pd.DataFrame(
-        matrix_rows, columns=["video_id", "instance_id", "label", "event", "start", "end", "presence"]
-    ).to_parquet(report_dir / "instance_event.parquet", index=False)
-    _replace_engine_rows(manifest_dir, "segments", "segment_id", new_segments)
-    _replace_engine_rows(manifest_dir, "instructions", "instruction_id", rows)
-    report = {
-        "videos": int((videos["path"] != "").sum()),
-        "quarantined": len(quarantine),
-        "engine_segments": len(new_segments),
-        "instances": len(track_rows),
-        "instructions": len(rows),
-        "boundaries": {
-            "tolerance_s": ecfg.boundary_tolerance_s,
-            "before_merging": raw_match.as_dict(),
-            "after_merging": merged_match.as_dict(),
-            "after_merging_by_source": {k: v.as_dict() for k, v in sorted(per_source.items())},
-        },
-        "instance_labels_vs_annotated_tracks": label_match.as_dict(),
-        "filtering": {"min_score": ecfg.min_instruction_score, **filter_report.as_dict()},
-        "detector": ecfg.detector,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+
+def _write_outputs(cfg: Config, manifest_dir: Path, videos: pd.DataFrame, tables: dict, tally: Tally,
+                   quarantined: int, started: float) -> dict:
+    """The engine's tables into the manifest and ``<paths.work>/engine``, and the report."""
+    report_dir = Path(cfg.paths.work) / "engine"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("tracks", "instance_event"):
+        with atomic.writing(report_dir / f"{name}.parquet") as tmp:
+            pq.write_table(tables[name], tmp)
+    _replace_engine_rows(manifest_dir, "segments", "segment_id", tables["segments"])
+    _replace_engine_rows(manifest_dir, "instructions", "instruction_id", tables["instructions"])
+    report = _report(cfg, videos, tables, tally, quarantined, started)
     atomic.write_json(report_dir / "report.json", report, indent=1)
     return report
 
+
+def _report(cfg: Config, videos: pd.DataFrame, tables: dict, tally: Tally, quarantined: int,
+            started: float) -> dict:
+    ecfg = cfg.engine
+    return {
+        "videos": int((videos["path"] != "").sum()),
+        "quarantined": quarantined,
+        "engine_segments": tables["segments"].num_rows,
+        "instances": tables["tracks"].num_rows,
+        "instructions": tables["instructions"].num_rows,
+        "boundaries": {
+            "tolerance_s": ecfg.boundary_tolerance_s,
+            "before_merging": tally.raw.as_dict(),
+            "after_merging": tally.merged.as_dict(),
+            "after_merging_by_source": {k: v.as_dict() for k, v in sorted(tally.per_source.items())},
+        },
+        "instance_labels_vs_annotated_tracks": tally.labels.as_dict(),
+        "filtering": {"min_score": ecfg.min_instruction_score, **tally.filtering.as_dict()},
+        "detector": ecfg.detector,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def _segment_rows(video_id: str, segments, captions: list[str]) -> list[dict]:
@@ -219,10 +264,10 @@ def _copy_manifest(source: Path, target: Path) -> Path:
     return atomic.replace_folder(partial, target)
 
 
-def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: list[dict]) -> None:
+def _replace_engine_rows(manifest_dir: Path, name: str, id_column: str, rows: pa.Table) -> None:
     """Swap the engine's rows of a manifest table for ``rows``, keeping every other row (all in Arrow)."""
     path = table_path(manifest_dir, name)
     kept = pq.read_table(path, schema=SCHEMAS[name])
     kept = kept.filter(pc.invert(pc.starts_with(kept[id_column], ENGINE_ID_PREFIX)))
     with atomic.writing(path) as partial:  # Arrow all the way: a 10M-row table never goes to pandas
-        pq.write_table(pa.concat_tables([kept, to_arrow(name, rows)]), partial)
+        pq.write_table(pa.concat_tables([kept, rows]), partial)
