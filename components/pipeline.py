@@ -61,7 +61,7 @@ def _on(task, step: str, image, gpus=None, workspace_pvc=None):
 
 
 def gate_and_release(params, candidate, evaluation: dict, references: dict, champion_dir, image,
-                     workspace_pvc=None, gesm_model=None):
+                     workspace_pvc=None, gesm_model=None, data_version=None):
     """The gate, then ``dsl.If`` it passed: report → export → promote, ``dsl.Else``: the report; the decision.
 
     ``evaluation``: the candidate's ``metrics_file``, ``results`` (per-item) and ``predictions``;
@@ -89,7 +89,9 @@ def gate_and_release(params, candidate, evaluation: dict, references: dict, cham
         onnx = _on(export(params=params, model=candidate), "export", image)
         _on(promote(params=params, model=candidate, metrics_file=metrics_file, decision=decision,
                     results=evaluation["results"], predictions=evaluation["predictions"],
-                    champion_dir=champion_dir), "promote", image, workspace_pvc=workspace_pvc
+                    baseline_results=references["baseline_results"], champion_dir=champion_dir,
+                    **({"data_version": data_version} if data_version is not None else {})),
+            "promote", image, workspace_pvc=workspace_pvc
             ).set_caching_options(False).after(onnx, page)
     with dsl.Else(name="gate-rejected"):
         write_report()
@@ -178,4 +180,4 @@ def momentor_pipeline(
                   "predictions": predictions}
     compared = references(params, corpus, frames, champion_dir, eval_split, image, gpus, workspace_pvc)
     return gate_and_release(params, candidate, evaluation, compared, champion_dir, image, workspace_pvc,
-                            gesm_model=gesm.outputs["model"])
+                            gesm_model=gesm.outputs["model"], data_version=version)

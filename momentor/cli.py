@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "momentor.export.commands",
     "momentor.pipeline_commands",
     "momentor.step_commands",
+    "momentor.serve.commands",
 )
 
 

@@ -221,8 +221,9 @@ STEPS: tuple[Step, ...] = (
         name="promote",
         cmds=("momentor promote --checkpoint work/train/instruct/final --metrics work/eval/metrics.json "
               "--decision work/eval/decision.json --results work/eval --predictions work/predictions "
-              "--status work/eval/promotion.json",),
-        deps=("work/train/instruct", "work/eval/decision.json", "work/predictions", "work/export", "work/report"),
+              "--baselines work/eval/baselines --status work/eval/promotion.json",),
+        deps=("work/train/instruct", "work/eval/decision.json", "work/predictions", "work/eval/baselines",
+              "work/export", "work/report"),
         params=("gate",),
         outs=("work/eval/promotion.json",),
         uncached=("work/eval/promotion.json",),

@@ -10,6 +10,7 @@ from momentor.config.base import Section
 from momentor.config.release import EvalConfig, ExportConfig, GateConfig
 from momentor.config.sections import (DataConfig, EngineConfig, ModelConfig, PathsConfig, PipelineConfig,
                                       ValidateConfig)
+from momentor.config.serving import ServeConfig
 from momentor.config.training import TrainConfig
 
 with warnings.catch_warnings():
@@ -33,3 +34,4 @@ with warnings.catch_warnings():
         export: ExportConfig = Field(ExportConfig(), description="ONNX export of the frame encoder")
         pipeline: PipelineConfig = Field(
             PipelineConfig(), description="orchestration: schedule and endpoints")
+        serve: ServeConfig = Field(ServeConfig(), description="momentor serve: the model over HTTP")

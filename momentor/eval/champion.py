@@ -3,7 +3,10 @@
 The champion is a folder (default ``<paths.work>/champion``), a symlink to one release in
 ``<champion>.releases/<id>/`` holding
 
-- ``checkpoint/``: the promoted model;
+- ``model/``: the promoted model in the Hugging Face layout (``config.json``, ``model.safetensors``, a model
+  card with its metrics, the baselines beside them and its data version: :mod:`momentor.model.pretrained`);
+  what ``momentor serve`` and ``Momentor.from_pretrained`` load (releases made before this layout hold a
+  training ``checkpoint/`` instead, and still load);
 - ``metrics.json`` (+ ``metrics.config.yaml``): its aggregate metrics when it was promoted;
 - ``results/<task>.json``: its per-item results (each with the fingerprint of the ground truth it was
   scored on, :mod:`momentor.eval.items`);
@@ -24,6 +27,7 @@ marker, ``{"champion": null}`` when there is no champion yet, so a pipeline step
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -50,8 +54,18 @@ def champion_metrics(champion: str | Path) -> dict | None:
     return read_metrics(path) if path.is_file() else None
 
 
+MODEL = "model"
+LEGACY_MODEL = "checkpoint"  # releases made before the Hugging Face layout
+
+
+def model_folder(champion: str | Path) -> Path:
+    """The champion's model folder (a released model, or a training checkpoint in older releases)."""
+    champion = Path(champion)
+    return champion / LEGACY_MODEL if (champion / LEGACY_MODEL).is_dir() else champion / MODEL
+
+
 def exists(champion: str | Path) -> bool:
-    return (Path(champion) / "checkpoint").is_dir()
+    return model_folder(champion).is_dir()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -59,12 +73,14 @@ def exists(champion: str | Path) -> bool:
 
 
 def promote(checkpoint, metrics, champion, decision: dict | None = None, force: bool = False,
-            keep: int | None = None, results=None, predictions=None) -> Path:
+            keep: int | None = None, results=None, predictions=None, baselines=None,
+            data_version: str | None = None) -> Path:
     """Make ``checkpoint`` (a folder) with its ``metrics`` file the champion; returns the release folder.
 
     ``results``: folder of the candidate's task results (``<task>.json`` with items); ``predictions``: folder
     of its prediction files. Both are stored so that the next gate can re-score this champion on the same
-    items without predicting again. ``keep``: past releases kept for rollback (None keeps all).
+    items without predicting again. ``baselines`` (the baselines step's folder) and ``data_version`` go into
+    the released model's card. ``keep``: past releases kept for rollback (None keeps all).
     """
     checkpoint, metrics, champion = Path(checkpoint), Path(metrics), Path(champion)
     if decision is None and not force:
@@ -76,6 +92,12 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
                              "not promoting")
     if not checkpoint.is_dir():
         raise EvalInputError(f"{checkpoint}: checkpoint folder not found")
+    from momentor.model import pretrained
+
+    try:
+        pretrained.resolve(checkpoint)
+    except FileNotFoundError as err:
+        raise EvalInputError(f"{checkpoint} is not a model to promote: {err}") from None
     if not metrics.is_file():
         raise EvalInputError(f"{metrics}: metrics file not found")
     digest = checkpoint_digest(checkpoint)
@@ -90,7 +112,11 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release_id}.partial"
-    shutil.copytree(checkpoint, staging / "checkpoint", symlinks=False)
+    from momentor.eval.report import read_references
+
+    release_baselines = read_references(baselines) if baselines else {}
+    pretrained.release(checkpoint, staging / MODEL, metrics=read_metrics(metrics), baselines=release_baselines,
+                       data_version=data_version)
     shutil.copy2(metrics, staging / CHAMPION_METRICS)
     sidecar = metrics.with_suffix(".config.yaml")
     if sidecar.is_file():
@@ -111,6 +137,7 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
         "checkpoint": str(checkpoint.resolve()),
         "metrics": str(metrics.resolve()),
         "checkpoint_digest": digest,
+        "data_version": data_version,
         "fingerprints": fingerprints,
         "decision": decision,
         "forced": bool(force),  # --force skips the decision and its checks: always recorded
@@ -122,6 +149,23 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     if keep is not None:
         prune_releases(champion, keep)
     return release
+
+
+def recorded_data_version(folder: str | Path = ".") -> str | None:
+    """The data version a run in ``folder`` recorded: the run's ``data_version.json`` (Airflow and KFP runs,
+    ``momentor pipeline resolve-data``), else the md5 DVC records for ``data/`` in ``data.dvc`` (``dvc repro``),
+    else None."""
+    import yaml
+
+    folder = Path(folder)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return str(json.loads((folder / "data_version.json").read_text())["version"])
+    try:
+        outs = yaml.safe_load((folder / "data.dvc").read_text()).get("outs") or []
+    except (OSError, AttributeError, yaml.YAMLError):
+        return None
+    md5 = outs[0].get("md5") if outs and isinstance(outs[0], dict) else None
+    return f"dvc:{md5}" if md5 else None
 
 
 def current_release(champion: str | Path) -> str | None:
@@ -241,7 +285,7 @@ def rescore(
         changed = [t for t in tasks if current[t] != stored[t]]
         log.info("the champion predicts the split again (%s)",
                  f"ground truth changed: {', '.join(changed)}" if changed else "no stored predictions")
-        predict(champion / "checkpoint", predictions)
+        predict(model_folder(champion), predictions)
         source = "predicted with the champion's checkpoint: " + (
             "the split's ground truth changed since its promotion" if changed else "no stored predictions"
         )

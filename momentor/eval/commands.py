@@ -168,7 +168,8 @@ def run_promote(args: argparse.Namespace) -> int:
     with hold(champion, "promote"):  # one promotion at a time: the binding check and the swap together
         release = champion_lib.promote(args.checkpoint, args.metrics, champion, decision, args.force,
                                        keep=cfg.gate.keep_releases, results=args.results,
-                                       predictions=args.predictions)
+                                       predictions=args.predictions, baselines=args.baselines,
+                                       data_version=args.data_version or champion_lib.recorded_data_version())
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
     if args.status:
         _write_status(args.status, {"promoted": True, "release": str(release), "champion": str(champion)})
@@ -279,6 +280,10 @@ def register(sub, common) -> None:
     p.add_argument("--champion", help="champion folder (default: <paths.work>/<gate.champion>)")
     p.add_argument("--results", help="folder of its <task>.json results, stored with the release")
     p.add_argument("--predictions", help="folder of its <task>.json predictions, stored with the release")
+    p.add_argument("--baselines", help="the baselines' results folder (momentor baselines --out): shown in the "
+                                       "released model's card beside its own scores")
+    p.add_argument("--data-version", help="the version of the data it was trained on, for the model card "
+                                          "(default: the run's data_version.json, else the md5 of data/ in data.dvc)")
     p.add_argument("--force", action="store_true", help="promote without a passing gate decision")
     p.add_argument(
         "--status",

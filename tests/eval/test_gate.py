@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 from eval_files import write_json, write_jsonl
 
 from momentor import config
@@ -17,6 +18,7 @@ from momentor.eval import gate
 from momentor.eval.items import items_block
 from momentor.eval.jsonio import EvalInputError
 from momentor.hashing import file_sha256
+from momentor.model.card import read_card_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,7 +129,7 @@ def test_a_relaxed_gate_is_recorded_and_shown():
 
 def test_unknown_tasks_in_the_baseline_lists_are_config_errors():
     with pytest.raises(config.ConfigError, match="gate.beat_random"):
-        _gate(beat_random="[qvhighlights]")
+        _gate(beat_random="[youcook2]")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -155,14 +157,16 @@ def _evaluate(gt, pred, out: Path) -> None:
 
 
 def _checkpoint(folder: Path, value: float) -> Path:
-    """A checkpoint folder with one trainable tensor filled with ``value``."""
+    """A checkpoint folder (tiny preset's config) with one trainable tensor filled with ``value``."""
     import torch
     from safetensors.torch import save_file
 
-    from momentor.model.checkpoint import WEIGHTS
+    from momentor import config as config_lib
+    from momentor.model.checkpoint import CONFIG, WEIGHTS
 
     folder.mkdir(exist_ok=True)
     save_file({"projection.weight": torch.full((2, 2), value)}, str(folder / WEIGHTS))
+    (folder / CONFIG).write_text(config_lib.dump(config_lib.from_dict({"model": {"preset": "tiny"}})))
     return folder
 
 
@@ -202,9 +206,15 @@ def test_evaluate_rescore_gate_promote_through_the_cli(fixtures_dir, tmp_path, m
     assert headline["grounding"]["R1@0.5"] == 100.0 and set(headline["grounding"]) >= {"R1@0.5_low", "mIoU"}
     assert _cli("promote", "--checkpoint", str(checkpoint), "--metrics", str(first / "eval" / "metrics.json"),
                 "--decision", str(first / "decision.json"), "--results", str(first / "eval"),
-                "--predictions", str(first / "predictions"), "--champion", str(champion)) == 0
+                "--predictions", str(first / "predictions"), "--baselines", str(first / "baselines"),
+                "--data-version", "v-first", "--champion", str(champion)) == 0
     first_release = champion.resolve()
     assert (champion / "predictions" / "grounding.json").is_file() and (champion / "results" / "grounding.json").is_file()
+    # the release's model is in the Hugging Face layout, its card carries the metrics, baselines and data version
+    card = read_card_metadata(champion / "model" / "README.md")
+    scores = {m["type"]: m["value"] for m in card["model-index"][0]["results"][0]["metrics"]}
+    assert scores["R1@0.5"] == 100.0 and card["momentor"]["data_version"] == "v-first"
+    assert card["momentor"]["baselines"]["random"]["grounding"]["R1@0.5"] < 100.0
 
     # the same split: the champion's stored predictions are re-scored, an identical candidate is no regression
     same = _run(fixtures_dir, tmp_path, "same", 0.0, champion)
@@ -272,19 +282,22 @@ def test_the_gate_rejects_non_finite_weights(fixtures_dir, tmp_path, monkeypatch
 
 
 def test_promote_needs_a_decision(tmp_path):
-    (tmp_path / "ckpt").mkdir()
+    _checkpoint(tmp_path / "ckpt", 1.0)
     metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 30.0}})
     with pytest.raises(EvalInputError, match="--decision"):
         champion_lib.promote(tmp_path / "ckpt", metrics, tmp_path / "champion")
     release = champion_lib.promote(tmp_path / "ckpt", metrics, tmp_path / "champion", force=True)
     assert json.loads((release / "promotion.json").read_text())["forced"] is True
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvalInputError, match="empty is not a model to promote"):
+        champion_lib.promote(tmp_path / "empty", metrics, tmp_path / "champion", force=True)
 
 
 def test_plain_champion_folder_is_kept_as_a_release(tmp_path):
     legacy = tmp_path / "champion"
     legacy.mkdir()
     write_json(legacy / "metrics.json", {"grounding": {"R1@0.5": 1.0}})
-    (tmp_path / "ckpt").mkdir()
+    _checkpoint(tmp_path / "ckpt", 1.0)
     champion_lib.promote(tmp_path / "ckpt", write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": 2.0}}), legacy,
                          force=True)
     assert legacy.is_symlink()
@@ -296,8 +309,7 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
     champion = tmp_path / "champion"
     released = []
     for i in range(5):
-        (tmp_path / "ckpt").mkdir(exist_ok=True)
-        (tmp_path / "ckpt" / "weights.safetensors").write_bytes(str(i).encode())
+        _checkpoint(tmp_path / "ckpt", float(i))
         metrics = write_json(tmp_path / "m.json", {"grounding": {"R1@0.5": float(i)}})
         release = champion_lib.promote(tmp_path / "ckpt", metrics, champion, force=True, keep=2)
         os.utime(release, ns=(i * 10**9, i * 10**9))  # promotion order, whatever the file system's clock
@@ -306,7 +318,8 @@ def test_past_releases_are_pruned_to_the_retention_the_user_sets(tmp_path):
     # the current champion and the two newest past ones: rollback stays possible, the rest is gone
     assert left == sorted(r.name for r in released[-3:])
     assert champion.resolve() == released[-1].resolve()
-    assert (champion / "checkpoint" / "weights.safetensors").read_bytes() == b"4"
+    released_weights = load_file(champion / "model" / "model.safetensors")  # the Hugging Face layout
+    assert released_weights["projection.weight"].eq(4.0).all()
     assert champion_lib.prune_releases(champion, 0) == [released[-2], released[-3]]
     assert [p.name for p in (tmp_path / "champion.releases").iterdir()] == [released[-1].name]
 

@@ -1,0 +1,1 @@
+"""``momentor serve``: the model over HTTP (:mod:`momentor.serve.app`)."""
