@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from momentor.api.results import Event, Window
+from momentor.api.results import Event, Highlights, Segment, Window
 from momentor.data.quarantine import BadInput
 from momentor.api.video import features_of
 
@@ -60,19 +60,36 @@ class Momentor:
 
     def ground(self, video, query: str, max_new_tokens: int | None = None) -> list[Window]:
         """The windows where ``query`` happens, best first."""
-        from momentor.infer.answers import answer_windows, grounding_question
-
-        query = _text(query, "query")
-        answer, duration = self._answer(video, grounding_question(query),
-                                        max_new_tokens or self.config.eval.max_new_tokens)
-        return [Window(s, e, score) for s, e, score in answer_windows(answer, duration)]
+        return self._windows(video, query, max_new_tokens)[0]
 
     def caption(self, video, max_new_tokens: int = 256) -> list[Event]:
         """The video's events with their times (the GESM task)."""
-        from momentor.infer.answers import answer_events, gesm_question
+        return self._events(video, max_new_tokens)[0]
 
-        answer, duration = self._answer(video, gesm_question(), max_new_tokens)
-        return [Event(e["timestamp"][0], e["timestamp"][1], e["sentence"]) for e in answer_events(answer, duration)]
+    def highlights(self, video, query: str, max_new_tokens: int | None = None) -> Highlights:
+        """Saliency of each 2 s clip for ``query`` and the ranked windows (QVHighlights' format), read from the
+        grounding answer (recipe: :mod:`momentor.infer.highlights`)."""
+        from momentor.data.engine.ground_truth import CLIP_SECONDS
+        from momentor.infer.highlights import window_saliency
+
+        windows, duration = self._windows(video, query, max_new_tokens)
+        saliency = window_saliency([(w.start, w.end, w.score) for w in windows], duration)
+        return Highlights(saliency, windows, CLIP_SECONDS)
+
+    def segment(self, video, labels: list[str], fps: float = 15.0, background: str = "background",
+                max_new_tokens: int = 256) -> list[Segment]:
+        """The video cut into stretches of one action each: the dense captions mapped onto ``labels`` by
+        sentence similarity, ``background`` where no caption covers (recipe: :mod:`momentor.infer.segmentation`).
+        ``fps``: the frame rate the labels are decided at (Breakfast's 15)."""
+        from momentor.infer.segmentation import events_to_frames
+
+        labels = [_text(label, "label") for label in labels] if labels else []
+        if not labels:
+            raise BadQuery("an empty label set", "give the dataset's action labels, e.g. ['pour milk', 'stir']")
+        events, duration = self._events(video, max_new_tokens)
+        frames = events_to_frames([{"timestamp": [e.start, e.end], "sentence": e.text} for e in events], labels,
+                                  duration, max(1, round(duration * fps)), background)
+        return runs(frames, duration)
 
     def ask(self, video, question: str, max_new_tokens: int | None = None) -> tuple[str, list[float]]:
         """A free question about the video: (the answer's text, the times in it in seconds)."""
@@ -87,6 +104,20 @@ class Momentor:
     def features(self, video):
         """(features (m, f), duration s) of a video as the model sees it."""
         return features_of(self.config, video, self._frame_featurizer)
+
+    def _windows(self, video, query: str, max_new_tokens: int | None) -> tuple[list[Window], float]:
+        from momentor.infer.answers import answer_windows, grounding_question
+
+        answer, duration = self._answer(video, grounding_question(_text(query, "query")),
+                                        max_new_tokens or self.config.eval.max_new_tokens)
+        return [Window(s, e, score) for s, e, score in answer_windows(answer, duration)], duration
+
+    def _events(self, video, max_new_tokens: int) -> tuple[list[Event], float]:
+        from momentor.infer.answers import answer_events, gesm_question
+
+        answer, duration = self._answer(video, gesm_question(), max_new_tokens)
+        events = [Event(e["timestamp"][0], e["timestamp"][1], e["sentence"]) for e in answer_events(answer, duration)]
+        return events, duration
 
     def _answer(self, video, conversation: list[dict], max_new_tokens: int):
         with self._lock:
@@ -103,6 +134,17 @@ class Momentor:
 
     def __repr__(self) -> str:
         return f"Momentor(preset={self.config.model.preset!r}, source={str(self.source)!r})"
+
+
+def runs(frame_labels: list[str], duration: float) -> list[Segment]:
+    """Consecutive equal frame labels as segments in seconds (frame i covers [i, i + 1) · duration / n)."""
+    step = duration / len(frame_labels)
+    segments, start = [], 0
+    for i in range(1, len(frame_labels) + 1):
+        if i == len(frame_labels) or frame_labels[i] != frame_labels[start]:
+            segments.append(Segment(round(start * step, 3), round(i * step, 3), frame_labels[start]))
+            start = i
+    return segments
 
 
 class BadQuery(BadInput):
