@@ -1,7 +1,8 @@
 """Slow cross-check: our dense-captioning scores against pycocoevalcap's own classes, driven the way
 ActivityNet's densevid_eval (v2) and the PDVC SODA script drive them: one PTBTokenizer, Meteor and Cider
 call per video and tIoU, and SODA's recursive DP. Runs on 25 YouCook2 videos with perturbed predictions
-(three without any prediction). Takes about a minute (two METEOR JVMs).
+(three without any prediction), against one reference file and against two (densevid pools a prediction's
+pairs over the files; PDVC averages the SODA_c of each file). About a minute each (two METEOR JVMs).
 """
 
 from __future__ import annotations
@@ -24,19 +25,22 @@ def _iou(pred, gt):
     return float(intersection) / (union + 1e-8)
 
 
-def _reference(gt: dict, pred: dict) -> dict:
+def _reference(references: list[dict], pred: dict) -> dict:
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.meteor.meteor import Meteor
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     ascii_only = dc.remove_nonascii
     meteor, scores = Meteor(), {"METEOR": [], "CIDEr": []}
+    videos = list(dict.fromkeys(v for gt in references for v in gt))
     for tiou in dc.TIOUS:
-        res, gts, per_video, k = {}, {}, {v: [] for v in gt}, 0
-        for video in gt:
+        res, gts, per_video, k = {}, {}, {v: [] for v in videos}, 0
+        for video in videos:
             for p in pred.get(video, []):
                 matches = [
                     s
+                    for gt in references
+                    if video in gt
                     for t, s in zip(gt[video]["timestamps"], gt[video]["sentences"])
                     if _iou(p["timestamp"], t) >= tiou
                 ]
@@ -51,6 +55,18 @@ def _reference(gt: dict, pred: dict) -> dict:
                 for ids in per_video.values()
             ]
             scores[name].append(np.mean(values))
+    return {
+        "METEOR": 100 * np.mean(scores["METEOR"]),
+        "CIDEr": 100 * np.mean(scores["CIDEr"]),
+        "SODA_c": 100 * np.mean([_soda_c(gt, pred, meteor) for gt in references]),
+    }
+
+
+def _soda_c(gt: dict, pred: dict, meteor) -> float:
+    """SODA_c against one reference file, F averaged over its videos (PDVC's eval_soda per file)."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    ascii_only = dc.remove_nonascii
     f = []
     for video in gt:
         events = pred.get(video, [])
@@ -69,11 +85,7 @@ def _reference(gt: dict, pred: dict) -> dict:
         best = _recursive_dp(iou * matrix)
         p, r = best / len(guess), best / len(truth)
         f.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
-    return {
-        "METEOR": 100 * np.mean(scores["METEOR"]),
-        "CIDEr": 100 * np.mean(scores["CIDEr"]),
-        "SODA_c": 100 * np.mean(f),
-    }
+    return float(np.mean(f))
 
 
 def _recursive_dp(scores: np.ndarray) -> float:
@@ -92,12 +104,15 @@ def _recursive_dp(scores: np.ndarray) -> float:
     return best(scores.shape[0] - 1, scores.shape[1] - 1)
 
 
-def test_matches_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path, meteor):
+def _youcook2(fixtures_dir) -> dict:
     truth = dc.load_ground_truth(fixtures_dir / "youcook2" / "val_gt.json")
-    gt = {
+    return {
         v: {"timestamps": e.timestamps.tolist(), "sentences": e.sentences}
         for v, e in list(truth.items())[:25]
     }
+
+
+def _perturbed(gt: dict) -> dict:
     rng = np.random.default_rng(1)
     every = [s for v in gt.values() for s in v["sentences"]]
     pred = {}
@@ -115,10 +130,49 @@ def test_matches_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path,
             ]
             pred[video].append({"timestamp": window, "sentence": " ".join(words) + "."})
         pred[video].append({"timestamp": [0.0, 5.0], "sentence": "the video starts, with a título screen."})
+    return pred
+
+
+def test_matches_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path, meteor):
+    gt = _youcook2(fixtures_dir)
+    pred = _perturbed(gt)
     ours = dc.evaluate_files(
         write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "p.json", {"results": pred}), meteor
     )
-    reference = _reference(gt, pred)
+    reference = _reference([gt], pred)
     assert ours["videos_without_prediction"] == 3
     for name in ("METEOR", "CIDEr", "SODA_c"):
         assert ours[name] == round(reference[name], 2), name
+
+
+def test_two_reference_files_match_pycocoevalcap_driven_like_densevid_eval(fixtures_dir, tmp_path, meteor):
+    first = _youcook2(fixtures_dir)
+    pred = _perturbed(first)
+    # a second annotation: shifted windows and other wording for 20 of the videos, plus two videos of its own
+    # (one of them predicted with its own events)
+    rng = np.random.default_rng(2)
+    second = {}
+    for video, events in list(first.items())[:20]:
+        second[video] = {
+            "timestamps": [[round(s + float(rng.normal(0, 3)), 1), round(e + float(rng.normal(0, 3)), 1)]
+                           for s, e in events["timestamps"]][::-1],
+            "sentences": [" ".join(s.split()[::-1]) for s in events["sentences"]][::-1],
+        }
+    events = first[list(first)[0]]
+    second["own0"], second["own1"] = events, first[list(first)[1]]
+    pred["own0"] = [
+        {"timestamp": t, "sentence": c} for t, c in zip(events["timestamps"], events["sentences"])
+    ]
+    ours = dc.evaluate_files(
+        [write_json(tmp_path / "a.json", first), write_json(tmp_path / "b.json", second)],
+        write_json(tmp_path / "p.json", {"results": pred}),
+        meteor,
+    )
+    reference = _reference([first, second], pred)
+    assert (ours["num_videos"], ours["videos_without_prediction"]) == (27, 4)
+    for name in ("METEOR", "CIDEr", "SODA_c"):
+        assert ours[name] == round(reference[name], 2), name
+    del pred["own0"]  # a prediction for a video of neither file is an error
+    alone = dc.evaluate_files(tmp_path / "a.json", write_json(tmp_path / "p1.json", {"results": pred}),
+                              meteor)
+    assert alone["METEOR"] != ours["METEOR"] and alone["SODA_c"] != ours["SODA_c"]
