@@ -265,10 +265,9 @@ def score(
         "Recall": located["Recall"],
         "F1": located["F1"],
         "per_tiou": {
-            str(t): {"CIDEr": round(100 * float(c), 2), "METEOR": round(100 * float(m), 2), **loc}
-            for (t, c, m), loc in zip(
-                zip(TIOUS, cider_scores.mean(0), meteor_scores.mean(0)), located["per_tiou"].values()
-            )
+            str(t): {"CIDEr": round(100 * float(c), 2), "METEOR": round(100 * float(m), 2)}
+            | located["per_tiou"][str(t)]
+            for t, c, m in zip(TIOUS, cider_scores.mean(0), meteor_scores.mean(0))
         },
         "num_videos": len(videos),
         "reference_files": len(references),
