@@ -45,8 +45,8 @@ class Highlights:
     clip_seconds: float
 
 
-def as_dict(result) -> dict | list:
-    """A result (or a list of them) as JSON-ready dicts."""
-    if isinstance(result, list):
+def as_dict(result):
+    """A result (or a list or tuple of them) as JSON-ready dicts; plain values pass through."""
+    if isinstance(result, list | tuple):
         return [as_dict(r) for r in result]
-    return dataclasses.asdict(result)
+    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result

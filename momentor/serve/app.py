@@ -23,7 +23,7 @@ as opaque BYTES tensors and lose the per-field validation and errors above. Fast
 run this container as a custom predictor (any HTTP server); the chart's ``serve`` Deployment runs it directly.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which use local names
 
 import asyncio
 import contextlib
