@@ -87,20 +87,26 @@ def test_f1_is_the_harmonic_mean_of_the_mean_precision_and_recall():
     assert localisation.summary(np.zeros((2, 1)), np.zeros((2, 1)), (0.5,))["F1"] == 0.0
 
 
-def test_two_reference_files_worked_by_hand(val_1, tmp_path, meteor):
-    """val_1 and a hand-made second reference: P and R take each video's best file on their own, the
-    caption metrics pool the pairs of both files, SODA_c is the mean over the files."""
+def _two_references(val_1, folder):
+    """MARTIAL of val_1 and a second file that annotates it with one event f1 [0, 20] (e1's sentence) and
+    has a video of its own; predictions p1 = f1, p2 = e2, p3 = e3, each with its event's sentence."""
     truth = val_1[MARTIAL]
-    first = write_json(tmp_path / "val_1.json", {MARTIAL: truth})
-    # the second file annotates MARTIAL with one event f1 [0, 20] (e1's sentence) and a video of its own
-    second = write_json(tmp_path / "val_2.json", {
+    first = write_json(folder / "val_1.json", {MARTIAL: truth})
+    second = write_json(folder / "val_2.json", {
         MARTIAL: {"duration": 73.1, "timestamps": [[0, 20]], "sentences": [truth["sentences"][0]]},
         "v_only_in_val_2": {"duration": 30.0, "timestamps": [[0, 10]], "sentences": ["A dog runs."]},
     })
     e1, e2, e3 = truth["sentences"]
-    pred = write_json(tmp_path / "pred.json", _results({
-        MARTIAL: [([0, 20], e1), ([10.6, 39.84], e2), ([38.01, 73.1], e3)],  # p1 = f1, p2 = e2, p3 = e3
+    pred = write_json(folder / "pred.json", _results({
+        MARTIAL: [([0, 20], e1), ([10.6, 39.84], e2), ([38.01, 73.1], e3)],
     }))
+    return first, second, pred
+
+
+def test_two_reference_files_worked_by_hand(val_1, tmp_path, meteor):
+    """val_1 and a hand-made second reference: P and R take each video's best file on their own, the
+    caption metrics pool the pairs of both files, SODA_c is the mean over the files."""
+    first, second, pred = _two_references(val_1, tmp_path)
     both = dc.evaluate_files([first, second], pred, meteor)
     # tIoUs: p1-e1 10.23/20 = 0.51, p1-e2 9.4/39.84 = 0.24, p2-e2 = p3-e3 = 1, p2-e3 = p3-e2 = 1.83/62.5,
     # p1-f1 = 1, p2-f1 9.4/39.84 = 0.24
@@ -202,3 +208,17 @@ def test_cli_takes_several_ground_truth_files_for_dense_captioning_only(tmp_path
     assert repeated.gt == listed.gt == [str(first), str(second)]
     assert cli.main(["evaluate", "grounding", "--gt", str(first), str(second), "--pred", str(first)]) == 1
     assert "grounding takes one ground truth" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_verb_scores_two_reference_files(val_1, tmp_path):
+    """The verb end to end (its own METEOR JVM, ~20 s): the files of the worked example above."""
+    first, second, pred = _two_references(val_1, tmp_path)
+    out, headline = tmp_path / "out.json", tmp_path / "headline.json"
+    assert cli.main(["evaluate", "dense_captioning", "--gt", str(first), str(second), "--pred", str(pred),
+                     "--out", str(out), "--headline", str(headline)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["Precision"], result["Recall"], result["F1"]) == (41.67, 50.0, 45.45)
+    assert result["reference_files"] == 2
+    entry = json.loads(headline.read_text())["dense_captioning"]
+    assert (entry["Precision"], entry["Recall"], entry["F1"], entry["SODA_c"]) == (41.67, 50.0, 45.45, 54.36)
