@@ -107,12 +107,20 @@ def load_ground_truth(
         return _read_coco_style(data["annotations"], path)
     if not isinstance(data, dict):
         raise EvalInputError(f"{path}: not dense-captioning ground truth (expected a JSON object)")
-    return {
+    videos = {
         str(video): VideoEvents(
             as_windows(e["timestamps"], f"{path}: {video}"), list(e["sentences"]), e.get("duration")
         )
         for video, e in data.items()
     }
+    for video, events in videos.items():
+        # densevid_eval divides by a video's number of events, and a caption needs its window
+        if not events.sentences or len(events.sentences) != len(events.timestamps):
+            raise EvalInputError(
+                f"{path}: {video} has {len(events.timestamps)} timestamps and {len(events.sentences)} "
+                "sentences; each video needs at least one event, with one sentence per timestamp"
+            )
+    return videos
 
 
 def _read_coco_style(annotations: list[dict], path) -> dict[str, VideoEvents]:

@@ -93,3 +93,12 @@ def test_activitynet_and_youcook2_ground_truth_formats(fixtures_dir):
         and video.sentences[0] == "pick the ends off the verdalago"
     )
     assert all(len(v.sentences) == len(v.timestamps) for v in youcook.values())
+
+
+@pytest.mark.parametrize(
+    "events", [{"timestamps": [], "sentences": []}, {"timestamps": [[0, 5]], "sentences": ["a", "b"]}]
+)
+def test_video_without_events_or_with_unpaired_sentences_is_an_error(tmp_path, events):
+    gt = write_json(tmp_path / "gt.json", {"v1": EVENTS, "v2": events})
+    with pytest.raises(EvalInputError, match="v2 has .* timestamps and .* sentences"):
+        dc.load_ground_truth(gt)
