@@ -58,11 +58,19 @@ def features_of(cfg: Config, video, featurizer) -> tuple[torch.Tensor, float]:
     if isinstance(video, Frames):
         return _frames_features(video, m, featurizer())
     if isinstance(video, str | Path):
-        from momentor.infer.ask import video_features
-
-        return video_features(cfg, video, cfg.seed, featurizer())
+        return _file_features(cfg, Path(video), m, featurizer())
     raise BadVideo(f"a video of type {type(video).__name__}",
                    "give a file path, VideoFeatures(features, duration) or Frames(frames, fps)")
+
+
+def _file_features(cfg: Config, path: Path, m: int, featurizer) -> tuple[torch.Tensor, float]:
+    """Decode M frames of any file PyAV reads (:func:`momentor.data.decode.sample_frames`, both ends
+    included); a file that cannot be decoded is a :class:`momentor.data.decode.DecodeError` saying why."""
+    from momentor.data.decode import sample_frames
+
+    short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
+    frames, times = sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
+    return featurizer(frames), float(times[-1])
 
 
 def _frames_features(video: Frames, m: int, featurizer) -> tuple[torch.Tensor, float]:

@@ -39,7 +39,8 @@ def register(sub, common) -> None:
     p.add_argument("video", help="any video file PyAV can read")
     p.add_argument("question", help='e.g. "When does the red circle move upward?"')
     p.add_argument(
-        "--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)"
+        "--checkpoint", required=True,
+        help="released model (e.g. work/champion/model), checkpoint, or training run folder (uses its final/)"
     )
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: eval.max_new_tokens")
     p.add_argument("--json", action="store_true", help='print {"answer", "timestamps"} instead of the text')
@@ -89,15 +90,14 @@ def ask(args: argparse.Namespace) -> int:
     from momentor.train.launch import passive_thread_waits
 
     passive_thread_waits()  # before torch is imported
-    from momentor.cli import load_config
+    from momentor import Momentor
     from momentor.data.quarantine import BadInput
-    from momentor.infer.ask import ask as run_ask
 
-    cfg = load_config(args)
+    model = Momentor.from_pretrained(args.checkpoint)
     try:
-        answer = run_ask(cfg, args.checkpoint, args.video, args.question, args.max_new_tokens)
+        text, timestamps = model.ask(args.video, args.question, args.max_new_tokens)
     except BadInput as err:
         print(f"momentor ask: {args.video}: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"answer": answer.text, "timestamps": answer.timestamps}) if args.json else answer.text)
+    print(json.dumps({"answer": text, "timestamps": timestamps}) if args.json else text)
     return 0
