@@ -71,6 +71,9 @@ GATE = "gate"
                            description="more params.yaml overrides, key.path=value"),
         "skip_unchanged": Param(False, type="boolean",
                                 description="skip when the data version equals the last promoted one"),
+        "nodes": Param(None, type=["null", "integer"], minimum=1,
+                       description="Kubeflow mode: training nodes; more than 1 trains each stage as a Kubeflow "
+                                   "Trainer TrainJob from the chart's template; empty: the pipeline's 1"),
     },
 )
 def momentor_retrain():
@@ -211,6 +214,8 @@ def _on_kubeflow(data, overrides):
             argv += ["--arg", f"workspace_pvc={WORKSPACE_PVC}"]
         if GPUS:
             argv += ["--arg", f"gpus={GPUS}"]
+        if (params or {}).get("nodes"):  # GPUS per node then, on every training node
+            argv += ["--arg", f"nodes={params['nodes']}"]
         return argv + ["--out", summary_file()]
 
     submitted = momentor_step("submit_pipeline", submit_request(data, overrides))

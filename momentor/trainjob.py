@@ -22,6 +22,7 @@ The Kubernetes client is imported inside the functions: importing this module st
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import time
 import uuid
@@ -185,13 +186,14 @@ def connect(namespace: str | None = None):
         if namespace is None and SERVICE_ACCOUNT_NAMESPACE.is_file():
             namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     except config.ConfigException:
+        kubeconfig = os.environ.get("KUBECONFIG")  # read now: the client reads it once, at its import
         try:
-            config.load_kube_config()
+            config.load_kube_config(config_file=kubeconfig)
         except config.ConfigException as err:
             raise ConfigError(f"no Kubernetes API to create the TrainJob on: not in a pod and no usable "
                               f"kubeconfig ({err}); run the step in the cluster or set $KUBECONFIG") from err
         if namespace is None:
-            _, active = config.list_kube_config_contexts()
+            _, active = config.list_kube_config_contexts(config_file=kubeconfig)
             namespace = active.get("context", {}).get("namespace")
     return client.ApiClient(), namespace or "default"
 

@@ -11,6 +11,7 @@ Exit 0 when the TrainJob completed and ``<out>/final`` holds the model; 1 with t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -30,7 +31,8 @@ def register(sub, common) -> None:
                        help="the chart's TrainJob template ConfigMap (default: momentor-trainjob)")
     where.add_argument("--template-file", default=None, help="a rendered TrainJob YAML instead")
     p.add_argument("--namespace", default=None, help="default: the pod's own, else the kubeconfig context's")
-    p.add_argument("--poll", type=float, default=30.0, help="seconds between status reads (default: 30)")
+    p.add_argument("--poll", type=float, default=float(os.environ.get("MOMENTOR_TRAINJOB_POLL_SECONDS", 30)),
+                   help="seconds between status reads (default: $MOMENTOR_TRAINJOB_POLL_SECONDS or 30)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait at most (default: until the job ends; its activeDeadlineSeconds bounds it)")
     p.set_defaults(handler=trainjob)

@@ -69,6 +69,19 @@ def test_retraining_runs_the_step_tables_steps_then_promotes_or_reports(parsed):
     assert retrain["inlets"] == {"resolve_data": ["momentor://data/raw"]}  # reads the announced events
 
 
+def test_the_retraining_trigger_asks_for_training_nodes_and_refuses_fewer_than_one(parsed):
+    """``nodes`` (Kubeflow mode: more than 1 trains on a TrainJob); scheduled runs keep the pipeline's one."""
+    import jsonschema
+
+    schema = parsed["dags"]["momentor_retrain"]["params"]["nodes"]
+    assert parsed["dags"]["momentor_retrain"]["defaults"]["nodes"] is None
+    for good in (None, 1, 4):
+        jsonschema.validate(good, schema)
+    for bad in (0, -2, 1.5, "2"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
 def test_every_task_retries_with_backoff_and_has_a_timeout(parsed):
     for dag_id, dag in parsed["dags"].items():
         for task_id, (retries, exponential, timeout) in dag["retries"].items():

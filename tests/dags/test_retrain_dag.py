@@ -127,7 +127,7 @@ def test_kfp_mode_submits_waits_in_reschedule_mode_and_follows_the_pipelines_gat
     env = {"MOMENTOR_AIRFLOW_EXECUTION": "kfp", "MOMENTOR_KFP_POLL_SECONDS": "1",
            "MOMENTOR_WORKSPACE": str(tmp_path / "ws"), "MOMENTOR_WORKSPACE_PVC": "team-workspace"}
     with KfpApiServer(branch=branch, running_polls=2) as server:
-        result = _run(airflow_home, {"raw_data_uri": str(drop), "preset": "tiny",
+        result = _run(airflow_home, {"raw_data_uri": str(drop), "preset": "tiny", "nodes": 2,
                                      "overrides": ["train.instruct.max_steps=2"]},
                       {**env, "MOMENTOR_KFP_ENDPOINT": server.url})
         (run,) = server.calls("POST", "/apis/v2beta1/runs")
@@ -137,6 +137,7 @@ def test_kfp_mode_submits_waits_in_reschedule_mode_and_follows_the_pipelines_gat
     parameters = run["body"]["runtime_config"]["parameters"]
     assert parameters["raw_data_uri"] == str(drop)
     assert parameters["workspace_pvc"] == "team-workspace"  # the pipeline's pods mount the same claim
+    assert parameters["nodes"] == 2  # each training stage a 2-node TrainJob (tests/components/test_trainjob_step.py)
     assert sorted(parameters["overrides"]) == ['model.preset="tiny"', "train.instruct.max_steps=2"]
     assert not set(result["tasks"]) & {row["name"] for row in STEPS}  # no step ran in Airflow
     if branch == "promote":
