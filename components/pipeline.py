@@ -36,7 +36,7 @@ from momentor import steps
 
 ACCELERATOR = "nvidia.com/gpu"
 WORKSPACE = "/workspace"  # where the workspace claim is mounted in every pod that needs it
-EVAL_TASKS = ["grounding", "dense_captioning"]
+EVAL_TASKS = list(steps.EVAL_TASKS)
 #: retries of every task: a lost node or an evicted pod costs a retry, not the run
 RETRY = {"num_retries": 3, "backoff_duration": "60s", "backoff_factor": 2.0, "backoff_max_duration": "1800s"}
 #: tasks that are not steps of the table (the run's config and its data version): light resources

@@ -77,6 +77,12 @@ STEPS = [{'name': 'ingest',
            '--headline metrics/headline.json --plots metrics/plots',
            'momentor evaluate dense_captioning --gt work/dataset --split test --pred '
            'work/predictions/dense_captioning.json --out work/eval/dense_captioning.json --metrics '
+           'work/eval/metrics.json --headline metrics/headline.json --plots metrics/plots',
+           'momentor evaluate qvhighlights --gt work/dataset --split test --pred '
+           'work/predictions/qvhighlights.json --out work/eval/qvhighlights.json --metrics '
+           'work/eval/metrics.json --headline metrics/headline.json --plots metrics/plots',
+           'momentor evaluate action_segmentation --gt work/dataset --split test --pred '
+           'work/predictions/action_segmentation.json --out work/eval/action_segmentation.json --metrics '
            'work/eval/metrics.json --headline metrics/headline.json --plots metrics/plots'],
   'when': 'always',
   'durable': False,
@@ -120,18 +126,19 @@ STEPS = [{'name': 'ingest',
   'resources': {'cpu': '2', 'memory': '8Gi', 'gpu': False}},
  {'name': 'promote',
   'cmds': ['momentor promote --checkpoint work/train/instruct/final --metrics work/eval/metrics.json '
-           '--decision work/eval/decision.json --results work/eval --predictions work/predictions --status '
-           'work/eval/promotion.json'],
+           '--decision work/eval/decision.json --results work/eval --predictions work/predictions '
+           '--baselines work/eval/baselines --status work/eval/promotion.json'],
   'when': 'passed',
   'durable': True,
   'persist': [],
-  'needs': ['train_instruct', 'predict', 'gate', 'export', 'report'],
+  'needs': ['train_instruct', 'predict', 'baselines', 'gate', 'export', 'report'],
   'kind': 'light',
   'resources': {'cpu': '500m', 'memory': '1Gi', 'gpu': False}},
  {'name': 'report',
   'cmds': ['momentor report --metrics work/eval/metrics.json --decision work/eval/decision.json '
            '--baseline-results work/eval/baselines --champion-results work/eval/champion --timeline '
-           'grounding work/dataset work/predictions/grounding.json --train-log work/train/gesm/metrics.csv '
+           'grounding work/dataset work/predictions/grounding.json --timeline action_segmentation '
+           'work/dataset work/predictions/action_segmentation.json --train-log work/train/gesm/metrics.csv '
            '--train-log work/train/instruct/metrics.csv --out work/report/index.html'],
   'when': 'always',
   'durable': True,

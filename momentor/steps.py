@@ -31,6 +31,11 @@ RESOURCES = {
     "predict": ("4", "32Gi", True),
 }
 
+#: the tasks every pipeline predicts, evaluates, gates and reports (the evaluators' names; ``momentor predict``
+#: writes ``<task>.json`` for each): temporal grounding, dense captioning, highlight detection in QVHighlights'
+#: format, action segmentation
+EVAL_TASKS = ("grounding", "dense_captioning", "qvhighlights", "action_segmentation")
+
 #: the code each kind of step depends on, for DVC (a change re-runs the step)
 CODE = {
     "model": "momentor/model",
@@ -161,17 +166,15 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         name="evaluate",
-        cmds=(
-            "momentor evaluate grounding --gt work/dataset --split test --pred work/predictions/grounding.json "
-            "--out work/eval/grounding.json --metrics work/eval/metrics.json --headline metrics/headline.json "
-            "--plots metrics/plots",
-            "momentor evaluate dense_captioning --gt work/dataset --split test "
-            "--pred work/predictions/dense_captioning.json --out work/eval/dense_captioning.json "
-            "--metrics work/eval/metrics.json --headline metrics/headline.json --plots metrics/plots",
+        cmds=tuple(
+            f"momentor evaluate {task} --gt work/dataset --split test --pred work/predictions/{task}.json "
+            f"--out work/eval/{task}.json --metrics work/eval/metrics.json --headline metrics/headline.json "
+            "--plots metrics/plots"
+            for task in EVAL_TASKS
         ),
         deps=("work/predictions", "work/dataset", "momentor/eval"),
         params=("eval", "gate.resamples", "gate.confidence", "gate.seed"),
-        outs=("work/eval/grounding.json", "work/eval/dense_captioning.json", "work/eval/metrics.config.yaml",
+        outs=(*(f"work/eval/{task}.json" for task in EVAL_TASKS), "work/eval/metrics.config.yaml",
               "work/eval/metrics.json", "metrics/headline.json", "metrics/plots"),
         uncached=("work/eval/metrics.json", "metrics/headline.json", "metrics/plots"),
         resources="data",
@@ -200,7 +203,7 @@ STEPS: tuple[Step, ...] = (
         cmds=("momentor gate --metrics work/eval/metrics.json --baseline-results work/eval/baselines "
               "--champion-results work/eval/champion --checkpoint work/train/instruct/final "
               "--out work/eval/decision.json",),
-        deps=("work/train/instruct", "work/eval/metrics.json", "work/eval/grounding.json", "work/eval/dense_captioning.json",
+        deps=("work/train/instruct", "work/eval/metrics.json", *(f"work/eval/{task}.json" for task in EVAL_TASKS),
               "work/eval/baselines", "work/eval/champion", "momentor/eval/gate.py", "momentor/eval/bootstrap.py"),
         params=("gate",),
         outs=("work/eval/decision.json",),
@@ -236,6 +239,7 @@ STEPS: tuple[Step, ...] = (
         cmds=("momentor report --metrics work/eval/metrics.json --decision work/eval/decision.json "
               "--baseline-results work/eval/baselines --champion-results work/eval/champion "
               "--timeline grounding work/dataset work/predictions/grounding.json "
+              "--timeline action_segmentation work/dataset work/predictions/action_segmentation.json "
               "--train-log work/train/gesm/metrics.csv --train-log work/train/instruct/metrics.csv "
               "--out work/report/index.html",),
         deps=("work/eval/metrics.json", "work/eval/decision.json", "work/eval/baselines", "work/eval/champion",

@@ -9,7 +9,7 @@ from pydantic import Field
 from momentor.config.base import Float, Section
 
 #: the tasks that have a random and a fixed baseline to beat
-BASELINE_TASKS = Literal["grounding", "dense_captioning"]
+BASELINE_TASKS = Literal["grounding", "dense_captioning", "qvhighlights", "action_segmentation"]
 
 
 class EvalConfig(Section):

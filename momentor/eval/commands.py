@@ -101,23 +101,18 @@ def run_baselines(args: argparse.Namespace) -> int:
     from momentor.eval import tasks
     from momentor.eval.items import HEADLINE_KEYS
     from momentor.eval.jsonio import write_json
-    from momentor.infer import baselines
-    from momentor.infer.predict import write_dense_captioning, write_grounding
+    from momentor.infer.baselines import write_baseline
 
     cfg = load_config(args)
-    writers = {
-        "grounding": lambda out, kind: write_grounding(
-            out, baselines.baseline_grounding(args.gt, args.split, kind, cfg.seed)),
-        "dense_captioning": lambda out, kind: write_dense_captioning(
-            out, baselines.baseline_dense_captioning(args.gt, args.split, kind, cfg.seed)),
-    }
     for kind in ("random", "fixed"):
         folder = Path(args.out) / kind
         for task in args.tasks:
-            pred = writers[task](folder / "predictions", kind)
+            pred = write_baseline(task, args.gt, args.split, kind, folder / "predictions", cfg.seed,
+                                  tuple(cfg.eval.segmentation_background))
             result = tasks.evaluate(task, args.gt, pred, cfg, args.split)
             write_json(folder / f"{task}.json", result)
-            log.info("%s baseline, %s: %s", kind, task, {k: result[k] for k in HEADLINE_KEYS[task] if k in result})
+            shown = result.get("brief", result)
+            log.info("%s baseline, %s: %s", kind, task, {k: shown[k] for k in HEADLINE_KEYS[task] if k in shown})
     return 0
 
 
@@ -238,7 +233,8 @@ def register(sub, common) -> None:
     p.add_argument("--split", help="manifest ground truth: only this split")
     p.add_argument(
         "--source",
-        help="manifest ground truth (grounding, dense_captioning): only this source, e.g. charades_sta",
+        help="manifest ground truth (grounding, dense_captioning, qvhighlights): only this source, e.g. "
+        "charades_sta",
     )
     p.add_argument("--durations", help="Charades-STA: Charades_v1_test.csv (default: beside the --gt txt)")
     p.set_defaults(handler=run_evaluate)

@@ -18,8 +18,9 @@ comparison made on the *same items* with :func:`momentor.eval.bootstrap.paired_d
 - ``floor``: optional absolute floors, ``gate.floors`` (dotted keys into the metrics file, e.g.
   ``grounding.R1@0.5: 20``).
 
-A task without per-item scores (qvhighlights, action_segmentation) gets one ``skipped`` check that says so
-(its floors still apply).
+Highlight detection (``qvhighlights``: HL-min-VeryGood-mAP per query) and action segmentation (Edit per
+video) are gated like the others. A result without per-item scores (QVHighlights predictions without saliency,
+a task this module does not know) gets one ``skipped`` check that says so (its floors still apply).
 
 The decision artifact, one JSON file read by the KFP pipeline's ``dsl.If``, the Airflow DAG's branch, DVC
 and the report: ``{"passed", "reasons": [{"task", "metric", "check", "value", "reference": {"name",
@@ -42,7 +43,7 @@ from pathlib import Path
 from momentor.eval import champion as champion_lib
 from momentor.eval.bootstrap import mean_interval, paired_difference
 from momentor.eval.items import HEADLINES, paired_values, read_result
-from momentor.eval.jsonio import EvalInputError, write_json
+from momentor.eval.jsonio import EvalInputError, read_json, write_json
 from momentor.eval.tasks import flatten, read_metrics
 from momentor.hashing import file_sha256
 
@@ -64,7 +65,7 @@ def decide(metrics: dict, candidate: dict, baselines: dict, champion: dict | Non
     boot = {"resamples": gate_cfg.resamples, "seed": gate_cfg.seed, "confidence": gate_cfg.confidence}
     checks, tasks = [], {}
     for task in metrics:
-        if task not in HEADLINES:
+        if task not in HEADLINES or task not in candidate:
             checks.append(_check(task, "-", "items", verdict="skipped",
                                  note="this task has no per-item scores: only its floors are gated"))
             continue
@@ -220,7 +221,12 @@ def run_gate(metrics_path, results_dir, baseline_dir, champion_results, champion
     metrics = read_metrics(metrics_path)
     results_dir = Path(results_dir) if results_dir else metrics_path.parent
     gated = [t for t in metrics if t in HEADLINES]
-    candidate = {t: read_result(results_dir / f"{t}.json", t) for t in gated}
+    candidate = {}
+    for task in gated:
+        path = results_dir / f"{task}.json"
+        if path.is_file() and "items" not in read_json(path):
+            continue  # QVHighlights windows without saliency: no per-item headline, decide() says so
+        candidate[task] = read_result(path, task)
     baselines = {}
     if baseline_dir:
         for name in ("random", "fixed"):

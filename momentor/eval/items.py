@@ -17,7 +17,12 @@ The headline of each task, and why it decomposes exactly:
   prediction scores 0, so every video has an item. CIDEr-D weighs n-grams by the video's own document
   frequencies and SODA_c's ``corpus`` aggregation pools counts over videos, so neither is as plain a mean.
 
-``qvhighlights`` and ``action_segmentation`` have no per-item scores yet; the gate says so for them.
+- ``qvhighlights``: HL-min-VeryGood-mAP (per query: the mean over the 3 annotators of the AP of the predicted
+  saliency ranking against the clips rated VeryGood; the evaluator averages over queries and annotators, so
+  the mean of the items is its value). It is the highlight-detection mAP the paper reports (7.6). Present
+  when the predictions carry saliency scores.
+- ``action_segmentation``: Edit (per video, averaged over videos by MS-TCN). MoF pools frames over all videos
+  and F1 pools TP/FP/FN first, so neither is a mean of per-video values; they stay in the result.
 
 The short headline file (``momentor evaluate --headline metrics/headline.json``) holds a handful of keys per
 task, for ``dvc metrics show/diff`` and ``dvc exp show``; the full results stay in the ``--out`` files.
@@ -36,14 +41,19 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: task -> (headline metric, item unit)
-HEADLINES = {"grounding": ("R1@0.5", "query"), "dense_captioning": ("METEOR", "video")}
+HEADLINES = {
+    "grounding": ("R1@0.5", "query"),
+    "dense_captioning": ("METEOR", "video"),
+    "qvhighlights": ("HL-min-VeryGood-mAP", "query"),
+    "action_segmentation": ("Edit", "video"),
+}
 
 #: task -> the result keys copied into the headline file (besides the headline's interval)
 HEADLINE_KEYS = {
     "grounding": ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "num_queries"),
     "dense_captioning": ("METEOR", "CIDEr", "SODA_c", "Precision", "Recall", "F1", "num_videos"),
-    "qvhighlights": ("MR-full-mAP", "MR-full-R1@0.5", "HL-min-VeryGood-mAP"),
-    "action_segmentation": ("MoF", "Edit", "F1@50"),
+    "qvhighlights": ("HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1", "MR-full-mAP", "MR-full-R1@0.5"),
+    "action_segmentation": ("MoF", "Edit", "F1@10", "F1@25", "F1@50", "num_videos"),
 }
 
 
@@ -63,6 +73,30 @@ def items_block(task: str, ids: list[str], values, truth_fingerprint: str) -> di
         "fingerprint": truth_fingerprint,
         "values": {i: float(v) for i, v in zip(ids, np.asarray(values, dtype=np.float64))},
     }
+
+
+def highlight_items(submission: list[dict], truth: list[dict]) -> dict:
+    """Per query HL-min-VeryGood AP (mean over the annotators), in percent."""
+    from momentor.eval.qvhighlights import SALIENCY_LEVELS, highlight_scores
+
+    _, aps = highlight_scores(submission, truth)  # (q, levels, 3)
+    level = list(SALIENCY_LEVELS).index("VeryGood")
+    return items_block("qvhighlights", [r["qid"] for r in submission], 100 * aps[:, level].mean(1),
+                       highlight_fingerprint(truth))
+
+
+def highlight_fingerprint(truth: list[dict]) -> str:
+    return fingerprint([[r["qid"], r["duration"], r["relevant_windows"], r.get("relevant_clip_ids", []),
+                         r.get("saliency_scores", [])] for r in truth])
+
+
+def segmentation_items(truth: dict[str, list[str]], pred: dict[str, list[str]], background) -> dict:
+    """Per video Edit score (their mean is the evaluator's Edit)."""
+    from momentor.eval.action_segmentation import edit_score
+
+    videos = list(truth)
+    return items_block("action_segmentation", videos, [edit_score(pred[v], truth[v], background) for v in videos],
+                       fingerprint(sorted(truth.items())))
 
 
 def read_result(path: str | Path, task: str) -> dict:

@@ -3,8 +3,9 @@
 Inputs (JSON Lines, one query per line):
 
 - ground truth: the QVHighlights release (``qid``, ``duration``, ``relevant_windows`` [[st, ed], ...],
-  ``relevant_clip_ids``, ``saliency_scores`` [[a1, a2, a3], ...] in 0..4), or a manifest folder whose
-  ``queries.parquet`` holds ``source == "qvhighlights"`` rows (durations from ``videos.parquet``);
+  ``relevant_clip_ids``, ``saliency_scores`` [[a1, a2, a3], ...] in 0..4), or a manifest folder: the rows of
+  ``queries.parquet`` that carry clip saliency (QVHighlights' own, or what ``momentor engine`` derives for
+  the other sources), optionally of one ``source`` (durations from ``videos.parquet``);
 - predictions: ``{"qid", "pred_relevant_windows": [[st, ed, score], ...], "pred_saliency_scores": [...]}``,
   windows ranked best first, one saliency score per 2 s clip.
 
@@ -59,10 +60,11 @@ def percent(value: float | None) -> float | None:
 # inputs
 
 
-def load_ground_truth(path: str | Path, split: str | None = None) -> list[dict]:
-    """QVHighlights ground truth from the release jsonl or from a manifest folder."""
+def load_ground_truth(path: str | Path, split: str | None = None, source: str | None = None) -> list[dict]:
+    """QVHighlights ground truth from the release jsonl or from a manifest folder (its queries with saliency)."""
     if manifest_tables.is_manifest(path, "queries"):
-        frame = manifest_tables.read_table(path, "queries", split=split, source="qvhighlights")
+        frame = manifest_tables.read_table(path, "queries", split=split, source=source)
+        frame = frame[frame["relevant_clip_ids"].map(len) > 0]
         duration = manifest_tables.durations(path)
         records = [
             {
@@ -213,7 +215,8 @@ def _fit_length(scores: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([scores, np.zeros(length - len(scores))])
 
 
-def eval_highlight(submission, ground_truth) -> dict:
+def highlight_scores(submission, ground_truth) -> tuple[np.ndarray, np.ndarray]:
+    """Per query of ``submission`` (in its order): HIT@1 (q, levels) and AP (q, levels, 3 annotators), 0..1."""
     gt_scores = {r["qid"]: clip_scores(r) for r in ground_truth}
     minimums = np.array(list(SALIENCY_LEVELS.values()))  # (levels,)
     hits, aps = [], []  # per query: (levels,) and (levels, 3 annotators)
@@ -225,7 +228,11 @@ def eval_highlight(submission, ground_truth) -> dict:
         hits.append(positive[top].max(1) if top < len(positive) else np.zeros(len(minimums)))
         fitted = _fit_length(pred, len(positive))
         aps.append(ranking_aps(positive.reshape(len(positive), -1), fitted).reshape(len(minimums), 3))
-    hits, aps = np.array(hits), np.array(aps)  # (q, levels), (q, levels, 3)
+    return np.array(hits).reshape(-1, len(minimums)), np.array(aps).reshape(-1, len(minimums), 3)
+
+
+def eval_highlight(submission, ground_truth) -> dict:
+    hits, aps = highlight_scores(submission, ground_truth)  # (q, levels), (q, levels, 3)
     return {
         f"HL-min-{name}": {"HL-mAP": percent(np.mean(aps[:, k])), "HL-Hit1": percent(np.mean(hits[:, k]))}
         for k, name in enumerate(SALIENCY_LEVELS)
@@ -277,5 +284,7 @@ def _pick(block: dict | None, key: str):
     return None if block is None else block[key]
 
 
-def evaluate_files(gt_path: str | Path, pred_path: str | Path, split: str | None = None) -> dict:
-    return evaluate(load_predictions(pred_path), load_ground_truth(gt_path, split), gt_path, pred_path)
+def evaluate_files(
+    gt_path: str | Path, pred_path: str | Path, split: str | None = None, source: str | None = None
+) -> dict:
+    return evaluate(load_predictions(pred_path), load_ground_truth(gt_path, split, source), gt_path, pred_path)

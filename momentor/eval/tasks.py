@@ -25,9 +25,14 @@ def evaluate(
 ) -> dict:
     """Score the predictions file ``pred`` against the ground truth ``gt`` for ``task``."""
     if task == "qvhighlights":
-        from momentor.eval import qvhighlights
+        from momentor.eval import items, qvhighlights
 
-        return qvhighlights.evaluate_files(gt, pred, split)
+        truth = qvhighlights.load_ground_truth(gt, split, source)
+        submission = qvhighlights.load_predictions(pred)
+        result = qvhighlights.evaluate(submission, truth, gt, pred)
+        if submission and "pred_saliency_scores" in submission[0]:
+            result["items"] = items.highlight_items(submission, truth)
+        return result
     if task == "grounding":
         from momentor.eval import grounding
 
@@ -40,7 +45,13 @@ def evaluate(
     if task == "action_segmentation":
         from momentor.eval import action_segmentation
 
-        return action_segmentation.evaluate_files(gt, pred, tuple(cfg.eval.segmentation_background), split)
+        from momentor.eval import items
+
+        background = tuple(cfg.eval.segmentation_background)
+        result = action_segmentation.evaluate_files(gt, pred, background, split)
+        truth = action_segmentation.load_ground_truth(gt, split)
+        result["items"] = items.segmentation_items(truth, action_segmentation.load_predictions(pred), background)
+        return result
     raise EvalInputError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
 
 
@@ -54,7 +65,15 @@ def truth_fingerprint(task: str, gt, split=None, source=None, durations=None) ->
         from momentor.eval import dense_captioning
 
         return dense_captioning.truth_fingerprint(dense_captioning.load_ground_truth(gt, split, source))
-    raise EvalInputError(f"{task}: no per-item scores, so no fingerprint; gated tasks: grounding, dense_captioning")
+    if task == "qvhighlights":
+        from momentor.eval import items, qvhighlights
+
+        return items.highlight_fingerprint(qvhighlights.load_ground_truth(gt, split, source))
+    if task == "action_segmentation":
+        from momentor.eval import action_segmentation, items
+
+        return items.fingerprint(sorted(action_segmentation.load_ground_truth(gt, split).items()))
+    raise EvalInputError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
 
 
 def read_metrics(path: str | Path) -> dict:

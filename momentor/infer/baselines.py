@@ -14,6 +14,17 @@ Dense captioning (``k`` = the train split's median number of events per video):
 - ``fixed``: the train split's mean relative window of the i-th event (events in start order), for
   i < ``k``, each with the train split's most frequent caption.
 
+Highlight detection (the queries with clip saliency, :mod:`momentor.infer.highlights`):
+
+- ``random``: a uniformly random window, and a uniformly random saliency per 2 s clip, seeded;
+- ``fixed``: the grounding ``fixed`` window, and the saliency the model's recipe derives from a window.
+
+Action segmentation (the videos with frame labels, :mod:`momentor.infer.segmentation`):
+
+- ``random``: ``k`` (the train split's median number of label runs per video) runs cut at uniformly random
+  frames, each with a uniformly random label of the dataset's label set (background excluded), seeded;
+- ``fixed``: every frame the train split's most frequent frame label (the majority class).
+
 A model that learned the task beats both; ``momentor predict --baseline random|fixed`` writes them, and the
 promotion gate compares the candidate with them on the same items (:mod:`momentor.eval.gate`).
 """
@@ -115,3 +126,68 @@ def baseline_grounding(manifest_dir: str | Path, split: str, kind: str, seed: in
         {"query_id": q, "video_id": v, "pred_windows": [[float(w[0]), float(w[1]), 1.0]]}
         for (q, v, _, _), w in zip(queries, windows)
     ]
+
+
+def baseline_highlights(manifest_dir: str | Path, split: str, kind: str, seed: int = 0) -> list[dict]:
+    """QVHighlights prediction lines of baseline ``kind`` for a split's queries with clip saliency."""
+    from momentor.infer.highlights import highlight_queries, highlight_record
+
+    rows = highlight_queries(manifest_dir, split)
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        lines = []
+        for qid, video, text, d in rows:
+            a, b = np.sort(rng.uniform(0, d, 2))
+            line = highlight_record(qid, video, text, [[a, b, 1.0]], d)
+            clips = len(line["pred_saliency_scores"])
+            line["pred_saliency_scores"] = [round(float(x), 6) for x in rng.uniform(0, 1, clips)]
+            lines.append(line)
+        return lines
+    if kind == "fixed":
+        a, b = best_fixed_window(split_queries(Path(manifest_dir), "train"))
+        return [highlight_record(qid, video, text, [[a * d, b * d, 1.0]], d) for qid, video, text, d in rows]
+    raise ValueError(f"unknown baseline {kind!r}; use random or fixed")
+
+
+def baseline_segmentation(manifest_dir: str | Path, split: str, kind: str, seed: int = 0,
+                          background=("background",)) -> dict[str, list[str]]:
+    """``{video_id: [label per frame]}`` of baseline ``kind`` for a split's videos with frame labels."""
+    from collections import Counter
+
+    from momentor.eval.action_segmentation import load_ground_truth, segments
+    from momentor.infer.segmentation import segmentation_truth
+
+    frames, label_set = segmentation_truth(manifest_dir, split, background)
+    train = load_ground_truth(manifest_dir, "train")
+    if not train:
+        raise ValueError(f"{manifest_dir}: no train-split frame labels; the segmentation baselines learn from them")
+    if kind == "fixed":
+        majority = Counter(x for labels in train.values() for x in labels).most_common(1)[0][0]
+        return {v: [majority] * n for v, (n, _) in frames.items()}
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        k = max(1, int(np.median([len(segments(labels)[0]) for labels in train.values()])))
+        out = {}
+        for video, (n, _) in frames.items():
+            cuts = np.sort(rng.integers(1, max(n, 2), k - 1)) if n > 1 else np.array([], int)
+            runs = np.diff(np.concatenate([[0], cuts, [n]]))  # (k,) frames per run
+            out[video] = [label_set[i] for i, r in zip(rng.integers(0, len(label_set), k), runs) for _ in range(r)]
+        return out
+    raise ValueError(f"unknown baseline {kind!r}; use random or fixed")
+
+
+def write_baseline(task: str, manifest_dir, split: str, kind: str, out, seed: int = 0,
+                   background=("background",)) -> Path:
+    """Predict ``task`` with baseline ``kind`` and write it as ``momentor predict`` would (``<out>/<task>.json``)."""
+    from momentor.infer import predict
+
+    if task == "grounding":
+        return predict.write_grounding(out, baseline_grounding(manifest_dir, split, kind, seed))
+    if task == "dense_captioning":
+        return predict.write_dense_captioning(out, baseline_dense_captioning(manifest_dir, split, kind, seed))
+    if task == "qvhighlights":
+        return predict.write_highlights(out, baseline_highlights(manifest_dir, split, kind, seed))
+    if task == "action_segmentation":
+        labels = baseline_segmentation(manifest_dir, split, kind, seed, background)
+        return predict.write_segmentation(out, labels)
+    raise ValueError(f"unknown task {task!r}; use one of {', '.join(predict.TASK_FILES)}")

@@ -8,8 +8,11 @@ import sys
 
 
 def register(sub, common) -> None:
+    from momentor.eval.tasks import TASKS  # light: the task modules load inside the handlers
+
     p = sub.add_parser(
-        "predict", parents=[common], help="run a split through a checkpoint: grounding + dense captions"
+        "predict", parents=[common],
+        help="run a split through a checkpoint: grounding, dense captions, highlights, action segmentation",
     )
     p.add_argument("--checkpoint", help="checkpoint folder, or a training run folder (uses its final/)")
     p.add_argument(
@@ -17,14 +20,15 @@ def register(sub, common) -> None:
         choices=("random", "fixed"),
         help="instead of a model: a baseline that never looks at the video (see momentor/infer/baselines.py)",
     )
-    p.add_argument("--out", required=True, help="folder for grounding.json and dense_captioning.json")
+    p.add_argument("--out", required=True, help="folder for <task>.json, one per task")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--manifest", default=None, help="manifest folder (default: <paths.work>/manifest)")
     p.add_argument(
         "--tasks",
         nargs="+",
-        default=["grounding", "dense_captioning"],
-        choices=("grounding", "dense_captioning"),
+        default=list(TASKS),
+        choices=TASKS,
+        help="qvhighlights: highlight detection (saliency + windows); action_segmentation: frame labels",
     )
     p.add_argument("--batch-size", type=int, default=16, help="questions generated together")
     p.add_argument(
@@ -56,16 +60,13 @@ def predict(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if args.baseline:
-        from momentor.infer.baselines import baseline_dense_captioning, baseline_grounding
-        from momentor.infer.predict import write_dense_captioning, write_grounding
+        from momentor.infer.baselines import write_baseline
 
         manifest = args.manifest or f"{cfg.paths.work}/manifest"
-        if "grounding" in args.tasks:
-            path = write_grounding(args.out, baseline_grounding(manifest, args.split, args.baseline, cfg.seed))
-            print(f"grounding ({args.baseline} baseline): {path}")
-        if "dense_captioning" in args.tasks:
-            rows = baseline_dense_captioning(manifest, args.split, args.baseline, cfg.seed)
-            print(f"dense_captioning ({args.baseline} baseline): {write_dense_captioning(args.out, rows)}")
+        for task in args.tasks:
+            path = write_baseline(task, manifest, args.split, args.baseline, args.out, cfg.seed,
+                                  tuple(cfg.eval.segmentation_background))
+            print(f"{task} ({args.baseline} baseline): {path}")
         return 0
     if not args.checkpoint:
         print("momentor predict: give --checkpoint (or --baseline)", file=sys.stderr)

@@ -8,6 +8,13 @@ Writes into ``--out`` (a folder), one file per evaluation task (``momentor evalu
 - ``dense_captioning.json``: ``{"results": {video_id: [{"timestamp": [s, e], "sentence"}, ...]}}`` for every
   video of the split (:mod:`momentor.eval.dense_captioning`), from the GESM question. A model whose GESM
   stage was disabled still answers it (from instruction tuning alone): that is the GESM ablation's number.
+- ``qvhighlights.json``: JSON Lines of QVHighlights' prediction format, one line per query with clip
+  saliency (:mod:`momentor.infer.highlights`): the grounding answer's ranked windows and per-clip saliency.
+- ``action_segmentation.json``: ``{video_id: [label, ...]}`` for every video with frame labels
+  (:mod:`momentor.infer.segmentation`): the dense captions mapped onto the dataset's labels.
+
+Highlights ask the grounding question and segmentation the GESM one: when the same run predicts grounding or
+dense captioning too, their answers are reused, not generated twice.
 
 Queries whose video has no features get no window (the evaluator scores them 0) and are counted.
 Generation is batched (``--batch-size``) and greedy; bf16 as in training where the hardware has it.
@@ -23,17 +30,23 @@ from pathlib import Path
 
 import torch
 
+from momentor import atomic
 from momentor.config import Config
 from momentor.data.manifest import read_table
 from momentor.infer.answers import answer_events, answer_windows, gesm_question, grounding_question
-from momentor.model import checkpoint as model_checkpoint
+from momentor.model import pretrained
 from momentor.model.generate import Answer, generate
 from momentor.model.momentor import Momentor
 from momentor.train.dataset import FeatureStore
 from momentor.train.deepspeed_config import use_bf16
 
 log = logging.getLogger(__name__)
-TASK_FILES = {"grounding": "grounding.json", "dense_captioning": "dense_captioning.json"}
+TASK_FILES = {
+    "grounding": "grounding.json",
+    "dense_captioning": "dense_captioning.json",
+    "qvhighlights": "qvhighlights.json",
+    "action_segmentation": "action_segmentation.json",
+}
 
 
 @dataclass
@@ -46,7 +59,7 @@ class Predictor:
 
     @classmethod
     def load(cls, checkpoint: str | Path, with_encoder: bool = False) -> Predictor:
-        model, cfg = model_checkpoint.load(model_checkpoint.resolve(checkpoint), with_encoder=with_encoder)
+        model, cfg = pretrained.load(checkpoint, with_encoder=with_encoder)  # a release or a checkpoint
         bf16 = use_bf16(cfg.train)
         if bf16:
             model.store_llm_in_bf16()  # as in training (momentor.train.engine.prepare_model)
@@ -175,17 +188,32 @@ def predict(
     features = FeatureStore(folder, predictor.model.prompts.num_frames)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = {}
+    unknown = sorted(set(tasks) - set(TASK_FILES))
+    if unknown:
+        raise ValueError(f"unknown prediction task(s) {unknown}; use {', '.join(TASK_FILES)}")
+    written, windows, events = {}, {}, {}
+    max_new_tokens = max_new_tokens or cfg.eval.max_new_tokens
     if "grounding" in tasks:
-        rows = predict_grounding(
-            predictor, manifest_dir, split, features, batch_size, max_new_tokens or cfg.eval.max_new_tokens
-        )
+        rows = predict_grounding(predictor, manifest_dir, split, features, batch_size, max_new_tokens)
         written["grounding"] = write_grounding(out, rows)
+        windows = {r["query_id"]: r["pred_windows"] for r in rows if features.has(r["video_id"])}
     if "dense_captioning" in tasks:
         results = predict_dense_captions(
             predictor, manifest_dir, split, features, batch_size, max_caption_tokens
         )
         written["dense_captioning"] = write_dense_captioning(out, results)
+        events = results["results"]
+    if "qvhighlights" in tasks:
+        from momentor.infer.highlights import predict_highlights
+
+        lines = predict_highlights(predictor, manifest_dir, split, features, batch_size, max_new_tokens, windows)
+        written["qvhighlights"] = write_highlights(out, lines)
+    if "action_segmentation" in tasks:
+        from momentor.infer.segmentation import predict_segmentation
+
+        labels = predict_segmentation(predictor, manifest_dir, split, features, batch_size, max_caption_tokens,
+                                      tuple(cfg.eval.segmentation_background), events)
+        written["action_segmentation"] = write_segmentation(out, labels)
     return written
 
 
@@ -201,8 +229,17 @@ def write_dense_captioning(out: str | Path, results: dict) -> Path:
     return _write(Path(out) / TASK_FILES["dense_captioning"], json.dumps(results, indent=1))
 
 
+def write_highlights(out: str | Path, lines: list[dict]) -> Path:
+    """``<out>/qvhighlights.json``: JSON Lines of QVHighlights' prediction format."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return _write(Path(out) / TASK_FILES["qvhighlights"], "".join(json.dumps(r) + "\n" for r in lines))
+
+
+def write_segmentation(out: str | Path, labels: dict[str, list[str]]) -> Path:
+    """``<out>/action_segmentation.json``: ``{video_id: [label per frame]}``."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return _write(Path(out) / TASK_FILES["action_segmentation"], json.dumps(labels))
+
+
 def _write(path: Path, text: str) -> Path:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
-    return path
+    return atomic.write_text(path, text)  # a reader never sees half a file

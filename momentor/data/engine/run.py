@@ -42,6 +42,7 @@ from momentor.data.engine.boundaries import MatchCounts, match_boundaries
 from momentor.data.engine.captions import caption_events
 from momentor.data import shards as sharding
 from momentor.data.engine.filtering import Rewriter, instruction_rows
+from momentor.data.engine.ground_truth import add_ground_truth
 from momentor.data.engine.instructions import (
     VideoStructure,
     generate_instructions,
@@ -208,7 +209,8 @@ def _write_outputs(cfg: Config, manifest_dir: Path, videos: pd.DataFrame, tables
             pq.write_table(tables[name], tmp)
     _replace_engine_rows(manifest_dir, "segments", "segment_id", tables["segments"])
     _replace_engine_rows(manifest_dir, "instructions", "instruction_id", tables["instructions"])
-    report = _report(cfg, videos, tables, tally, quarantined, started)
+    derived = add_ground_truth(manifest_dir)  # highlight saliency and frame labels from the annotated events
+    report = {**_report(cfg, videos, tables, tally, quarantined, started), "ground_truth": derived}
     atomic.write_json(report_dir / "report.json", report, indent=1)
     return report
 
