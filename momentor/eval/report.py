@@ -23,6 +23,13 @@ from momentor.eval.tasks import flatten
 TEMPLATE = "report.html.j2"
 #: reference models, in the order their columns appear
 REFERENCES = ("champion", "fixed", "random")
+#: what each task (an evaluator's name) is, for the headings
+TASK_TITLES = {
+    "grounding": "temporal grounding",
+    "dense_captioning": "dense video captioning",
+    "qvhighlights": "highlight detection (QVHighlights)",
+    "action_segmentation": "action segmentation",
+}
 
 
 def _number(value) -> str:
@@ -120,6 +127,7 @@ def render(
         number=_number,
         signed=_signed,
         plural=_plural,
+        titles=TASK_TITLES,
     )
 
 

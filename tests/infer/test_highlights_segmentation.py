@@ -114,7 +114,7 @@ def test_the_model_predicts_both_tasks_and_the_gate_compares_them_with_baselines
     for task in tasks:
         assert _verb(tiny_corpus, "evaluate", task, "--gt", str(manifest), "--split", "test", "--pred",
                      str(pred / f"{task}.json"), "--out", str(scored / f"{task}.json"), "--metrics",
-                     str(scored / "metrics.json")) == 0
+                     str(scored / "metrics.json"), "--headline", str(scored / "headline.json")) == 0
     videos = pd.read_parquet(manifest / "videos.parquet")
     test = set(videos[videos.split == "test"].video_id)
     queries = pd.read_parquet(manifest / "queries.parquet")
@@ -137,3 +137,17 @@ def test_the_model_predicts_both_tasks_and_the_gate_compares_them_with_baselines
     for task in tasks:
         assert set(decision["tasks"][task]["models"]) == {"candidate", "random", "fixed"}
     assert decision["tasks"]["qvhighlights"]["metric"] == "HL-min-VeryGood-mAP"
+    headline = json.loads((scored / "headline.json").read_text())
+    assert {"HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1", "HL-min-VeryGood-mAP_low"} <= set(headline["qvhighlights"])
+    assert {"MoF", "Edit", "F1@50", "Edit_low", "Edit_high"} <= set(headline["action_segmentation"])
+    # the report shows each task next to both baselines (what scripts/run.sh's report step renders)
+    page = tmp_path / "report.html"
+    assert _verb(tiny_corpus, "report", "--metrics", str(scored / "metrics.json"), "--decision",
+                 str(tmp_path / "decision.json"), "--baseline-results", str(base), "--champion",
+                 str(tmp_path / "champion"), "--timeline", "action_segmentation", str(manifest),
+                 str(pred / "action_segmentation.json"), "--out", str(page)) == 0
+    html = page.read_text()
+    for title in ("highlight detection (QVHighlights): HL-min-VeryGood-mAP over", "action segmentation: Edit over",
+                  "Timelines: action segmentation"):
+        assert title in html
+    assert html.count("<th>fixed</th><th>Δ</th><th>random</th>") == 2  # both tasks' metric tables
