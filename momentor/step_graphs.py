@@ -23,9 +23,12 @@ DVC_HEADER = f"""\
 # (from params.yaml) and outputs. Raw data (videos + annotations) is versioned by data.dvc.
 """
 
+#: the tracker's (DVCLive's) curves of each training stage: train/{loss,lr,samples_per_s,...}, val/loss
+TRAINING_CURVES = {stage: f"work/train/{stage}/dvclive/plots/metrics" for stage in ("gesm", "instruct")}
 DVC_PLOTS = [
-    {"training_loss": {"template": "linear", "x": "step",
-                       "y": {"work/train/gesm/metrics.csv": "loss", "work/train/instruct/metrics.csv": "loss"}}},
+    {"training_loss": {"template": "linear", "x": "step", "y": {
+        f"{folder}/{split}/loss.tsv": "loss" for folder in TRAINING_CURVES.values() for split in ("train", "val")}}},
+    *({folder: {"x": "step"}} for folder in TRAINING_CURVES.values()),
     {"metrics/plots/grounding.csv": {"x": "iou"}},
     {"metrics/plots/dense_captioning.csv": {"x": "tiou"}},
 ]

@@ -96,31 +96,38 @@ def timeline_png(sample: TimelineSample) -> str:
 
 
 def training_curve_png(rows: list[dict]) -> str:
-    """Loss over optimizer steps, one line per training stage, with its validation loss as dashed points."""
+    """Every stage's curves over optimizer steps: the loss with its validation loss (dashed points), and,
+    when the log has them, the learning rate and the throughput (samples/s)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    panels = [("loss", "loss")] + [(key, label) for key, label in (("lr", "learning rate"),
+                                                                    ("samples_per_s", "samples/s"))
+                                   if any(key in r for r in rows)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(9 if len(panels) == 1 else 13, 3.2), squeeze=False)
     stages = list(dict.fromkeys(r.get("stage", "") for r in rows))
-    for stage in stages:
-        points = [(r["step"], r["loss"]) for r in rows if r.get("stage", "") == stage]
-        line, = ax.plot([p[0] for p in points], [p[1] for p in points], label=stage or "loss", linewidth=1.2)
-        held = [(r["step"], r["val_loss"]) for r in rows if r.get("stage", "") == stage and "val_loss" in r]
-        if held:  # the held-out (validation) loss, in the stage's colour
-            ax.plot([p[0] for p in held], [p[1] for p in held], "o--", color=line.get_color(), markersize=4,
-                    label=f"{stage or 'loss'} (validation)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    for ax, (key, label) in zip(axes[0], panels):
+        for stage in stages:
+            points = [(r["step"], r[key]) for r in rows if r.get("stage", "") == stage and key in r]
+            line, = ax.plot([p[0] for p in points], [p[1] for p in points], label=stage or key, linewidth=1.2)
+            held = [(r["step"], r["val_loss"]) for r in rows if r.get("stage", "") == stage and "val_loss" in r]
+            if key == "loss" and held:  # the held-out (validation) loss, in the stage's colour
+                ax.plot([p[0] for p in held], [p[1] for p in held], "o--", color=line.get_color(), markersize=4,
+                        label=f"{stage or 'loss'} (validation)")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
     if len(stages) > 1 or stages[0]:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
     return _png(fig)
 
 
 def read_training_log(path: str | Path) -> list[dict]:
-    """Rows ``{"step": int, "loss": float, "stage": str[, "val_loss": float]}`` from a CSV or JSON Lines log."""
+    """Rows ``{"step": int, "loss": float, "stage": str[, "val_loss", "lr", "samples_per_s": float]}`` from a
+    CSV or JSON Lines log (a training run's metrics.csv)."""
     path = Path(path)
     if not path.is_file():
         raise EvalInputError(f"{path}: training log not found")
@@ -137,7 +144,8 @@ def read_training_log(path: str | Path) -> list[dict]:
             continue  # a row logging other values only
         row = {"step": int(float(record["step"])), "loss": float(record["loss"]),
                "stage": str(record.get("stage") or "")}
-        if record.get("val_loss") not in ("", None):
-            row["val_loss"] = float(record["val_loss"])
+        for key in ("val_loss", "lr", "samples_per_s"):
+            if record.get(key) not in ("", None):
+                row[key] = float(record[key])
         rows.append(row)
     return rows

@@ -1,14 +1,23 @@
-"""What a training run shows while it runs: a progress bar, and a per-step metrics log for ``dvc plots``.
+"""What a training run shows while it runs: a progress bar, a per-step metrics log, and its DVCLive tracking.
 
 ``<out>/metrics.csv`` has one row per optimizer step: ``step, stage, loss, token_loss, time_loss, lr,
-samples_per_s, elapsed_s, val_loss`` (``val_loss``, the held-out loss, only at checkpoint steps and the last). ``dvc plots show <out>/metrics.csv -x step -y loss`` draws the training curve
-(declare it under ``plots`` in dvc.yaml). On resume, rows after the checkpoint's step are dropped (those
-steps run again), so the file always describes one run, step by step.
+samples_per_s, elapsed_s, val_loss`` (``val_loss``, the held-out loss, only at checkpoint steps and the
+last). On resume, rows after the checkpoint's step are dropped (those steps run again), so the file always
+describes one run, step by step, to full precision (resumed runs are compared with it exactly).
+
+The tracker is DVCLive (``<out>/dvclive/``): ``plots/metrics/train/{loss,token_loss,time_loss,lr,
+samples_per_s}.tsv``, ``plots/metrics/val/loss.tsv`` and ``metrics.json`` (the last values). DVCLive because
+DVC already runs this pipeline locally: its files are plain TSV/JSON beside the run (no tracking server to
+operate, nothing lost when a pod ends: they live on the run's volume), ``dvc plots show`` draws them (the
+plots of the generated dvc.yaml name them), ``dvc exp show`` and VS Code's DVC extension compare runs, and
+DVC Studio can follow them live. MLflow would need a tracking server in the cluster for the same. On resume
+the tracker's folder is rebuilt from the kept rows of ``metrics.csv``, so it never holds steps that ran twice.
 """
 
 from __future__ import annotations
 
 import csv
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -29,6 +38,7 @@ class MetricsLog:
             writer = csv.DictWriter(f, COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
+        self.kept = [{k: _parse(k, v) for k, v in row.items()} for row in rows]
         self._file = path.open("a", newline="")
         self._writer = csv.DictWriter(self._file, COLUMNS)
 
@@ -44,14 +54,42 @@ def _format(value):
     return repr(value) if isinstance(value, float) else value  # full precision: resumed runs compare exactly
 
 
+def _parse(key: str, value):
+    return int(value) if key == "step" else value if key == "stage" else float(value) if value not in ("", None) else None
+
+
 def read_metrics(path: str | Path) -> list[dict]:
     """The rows of a metrics.csv (numbers as floats, step as int)."""
     with Path(path).open(newline="") as f:
-        return [
-            {k: (int(v) if k == "step" else v if k == "stage" else float(v) if v not in ("", None) else None)
-             for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+        return [{k: _parse(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+#: DVCLive metric name -> metrics.csv column
+TRACKED = {"train/loss": "loss", "train/token_loss": "token_loss", "train/time_loss": "time_loss",
+           "train/lr": "lr", "train/samples_per_s": "samples_per_s", "val/loss": "val_loss"}
+
+
+class Tracker:
+    """The run's DVCLive folder, rebuilt from ``rows`` (the steps kept on resume), then one step at a time."""
+
+    def __init__(self, folder: Path, rows: list[dict]):
+        from dvclive import Live
+
+        shutil.rmtree(folder, ignore_errors=True)
+        # no dvc.yaml of its own (the generated one declares these plots) and no DVC experiment per run
+        self.live = Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None)
+        for row in rows:
+            self.log(row)
+
+    def log(self, row: dict) -> None:
+        self.live.step = row["step"]
+        for name, column in TRACKED.items():
+            if row.get(column) is not None:
+                self.live.log_metric(name, row[column])
+        self.live.make_summary()
+
+    def close(self) -> None:
+        self.live.end()
 
 
 class Progress:
@@ -71,6 +109,7 @@ class Progress:
 
         self.stage, self.global_batch = stage, global_batch
         self.log = MetricsLog(out / "metrics.csv", done_steps) if write else None  # one writer per run
+        self.tracker = Tracker(out / "dvclive", self.log.kept) if write else None
         self.bar = tqdm(
             total=total_steps, initial=done_steps, desc=stage, unit="step", disable=not show, smoothing=0.1
         )
@@ -90,6 +129,7 @@ class Progress:
         self.last = now
         if self.log is not None:
             self.log.write(row)
+            self.tracker.log(row)
         self.bar.set_postfix(
             loss=f"{row['loss']:.3f}", time=f"{row['time_loss']:.3f}", sps=f"{row['samples_per_s']:.1f}"
         )
@@ -100,6 +140,7 @@ class Progress:
         self.bar.close()
         if self.log is not None:
             self.log.close()
+            self.tracker.close()
 
 
 def write_summary(out: Path, epochs: float) -> Path:

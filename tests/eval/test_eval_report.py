@@ -141,11 +141,21 @@ def test_the_rejection_report_says_which_check_failed_and_by_how_much():
 
 def test_training_log_csv_and_lanes(tmp_path):
     log = tmp_path / "log.csv"
-    log.write_text("step,loss,stage,lr\n1,2.5,gesm,0.001\n2,,gesm,0.001\n3,2.0,instruct,0.001\n")
+    log.write_text("step,loss,stage,lr,samples_per_s,val_loss\n1,2.5,gesm,0.001,4.0,\n2,,gesm,0.001,,\n"
+                   "3,2.0,instruct,0.002,5.0,2.2\n")
     assert figures.read_training_log(log) == [
-        {"step": 1, "loss": 2.5, "stage": "gesm"},
-        {"step": 3, "loss": 2.0, "stage": "instruct"},
+        {"step": 1, "loss": 2.5, "stage": "gesm", "lr": 0.001, "samples_per_s": 4.0},
+        {"step": 3, "loss": 2.0, "stage": "instruct", "lr": 0.002, "samples_per_s": 5.0, "val_loss": 2.2},
     ]
+    # loss (with validation), learning rate and throughput: three panels side by side
+    import io
+
+    from PIL import Image
+
+    with_all = Image.open(io.BytesIO(base64.b64decode(figures.training_curve_png(figures.read_training_log(log)))))
+    loss_only = Image.open(io.BytesIO(base64.b64decode(figures.training_curve_png(
+        [{"step": 1, "loss": 2.5, "stage": "gesm"}]))))
+    assert with_all.width > 1.3 * loss_only.width
     # overlapping segments go to separate lanes, touching ones share a lane
     assert figures.lanes([(0, 10, ""), (5, 15, ""), (10, 20, ""), (16, 18, "")]) == [0, 1, 0, 1]
 
