@@ -49,6 +49,8 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
     shutil.copytree(os.path.join(out, "final"), model.path, dirs_exist_ok=True)
     if os.path.isfile(os.path.join(out, "metrics.csv")):  # the stage's curve travels with it, for the report
         shutil.copyfile(os.path.join(out, "metrics.csv"), os.path.join(model.path, "metrics.csv"))
+    if os.path.isdir(os.path.join(out, "dvclive")):  # and its tracked curves (dvc plots show, VS Code, Studio)
+        shutil.copytree(os.path.join(out, "dvclive"), os.path.join(model.path, "dvclive"), dirs_exist_ok=True)
     model.metadata["checkpoints"] = out
     state = json.loads(open(os.path.join(model.path, "training_state.json")).read())
     training.log_metric("steps", state.get("step", 0))
