@@ -40,7 +40,7 @@ import datetime as dt
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from momentor_step_table import STEPS
 from momentor_steps import (CHAMPION, EXECUTION, GPUS, KFP_ENDPOINT, KFP_POLL, KFP_WAIT, PARAMS_FILE, RETRIES,
-                            TIMEOUTS, WORKSPACE, WORKSPACE_PVC, momentor_step, summary_file)
+                            TIMEOUTS, WORKSPACE, WORKSPACE_PVC, momentor_step, momentor_steps_mapped, summary_file)
 
 SCHEDULE = "0 3 * * 1"  # = the config's pipeline.schedule (momentor/config/sections.py)
 RAW_DATA = Asset("momentor://data/raw")
@@ -143,7 +143,10 @@ def momentor_retrain():
 
 def _steps_here(data, overrides):
     """The table's steps as tasks of this DAG (in the worker or in pods): the last task of the passing branch,
-    the branch, the gate's decision, the data version and the report task."""
+    the branch, the gate's decision, the data version and the report task.
+
+    A sharded step (features, engine) is a mapped task ``<step>_shard``, one instance per shard of the run's
+    config (``pipeline.shards``, read by ``plan_shards``), then the step's task, which merges the parts."""
 
     @task
     def version_request(data: dict, overrides: list[str]) -> list[str]:
@@ -159,18 +162,33 @@ def _steps_here(data, overrides):
         _skip_if_trained(params, version["version"])
         common = ["--run-dir", data["run_dir"], "--raw", version["raw"], "--champion", CHAMPION,
                   "--params", PARAMS_FILE, *(a for o in overrides for a in ("-S", o))]
-        return {row["name"]: ["step", row["name"], *common, "--out", summary_file()] for row in STEPS}
+        requests = {row["name"]: ["step", row["name"], *common, *(["--merge"] if row.get("sharded") else []),
+                                  "--out", summary_file()] for row in STEPS}
+        sharded = [row["name"] for row in STEPS if row.get("sharded")]
+        return {**requests, **{f"{name}_shard": ["step", name, *common] for name in sharded},
+                "plan_shards": ["step", sharded[0], *common, "--plan", "--out", summary_file()]}
+
+    @task
+    def shard_requests(base: list[str], plan: dict) -> list[list[str]]:
+        """One command line per shard of the plan: what the mapped shard task expands over."""
+        return [[*base, "--shard", shard] for shard in plan["shards"]]
 
     version = momentor_step("check_data_version", version_request(data, overrides))
     requests = run_request(data, version, overrides)
-    tasks = {}
+    plan = momentor_step("plan_shards", requests["plan_shards"])
+    tasks, entry = {}, {}
     for row in STEPS:
-        timeout = TIMEOUTS.get(row["kind"], RETRIES["execution_timeout"])
-        tasks[row["name"]] = momentor_step(row["name"], requests[row["name"]], resources=row["resources"],
-                                           execution_timeout=timeout)
+        name, timeout = row["name"], TIMEOUTS.get(row["kind"], RETRIES["execution_timeout"])
+        tasks[name] = entry[name] = momentor_step(name, requests[name], resources=row["resources"],
+                                                  execution_timeout=timeout)
+        if row.get("sharded"):
+            argvs = shard_requests.override(task_id=f"{name}_shard_requests")(requests[f"{name}_shard"], plan)
+            entry[name] = momentor_steps_mapped(f"{name}_shard", argvs, resources=row["resources"],
+                                                execution_timeout=timeout)
+            entry[name] >> tasks[name]
     for row in STEPS:
         for need in row["needs"]:
-            tasks[need] >> tasks[row["name"]]
+            tasks[need] >> entry[row["name"]]
     gate = _xcom(tasks[GATE])
 
     @task.branch

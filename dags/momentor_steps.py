@@ -181,6 +181,15 @@ def momentor_step(task_id: str, argv, summary: bool = True, resources: dict | No
     return run_here.override(task_id=task_id, **task_kwargs)(argv)
 
 
+def momentor_steps_mapped(task_id: str, argvs, resources: dict | None = None, **task_kwargs):
+    """One task instance per command line of ``argvs`` (an XComArg: a list of argv lists), by Airflow's dynamic
+    task mapping: the shards of a sharded step, each retried on its own. No summary is returned."""
+    if VERBS_IN == "pod":
+        operator, kwargs = _pod_operator(task_id, False, resources, **task_kwargs)
+        return operator.partial(**kwargs).expand(arguments=argvs)
+    return run_here.override(task_id=task_id, **task_kwargs).expand(argv=argvs)
+
+
 def pod_resources(resources: dict | None):
     """The container resources of a step: cpu and memory requests (= memory limit), GPUs as limits."""
     from kubernetes.client import models as k8s
@@ -193,6 +202,12 @@ def pod_resources(resources: dict | None):
 
 
 def _pod_step(task_id: str, argv, summary: bool, resources: dict | None, **task_kwargs):
+    operator, kwargs = _pod_operator(task_id, summary, resources, **task_kwargs)
+    return operator(arguments=argv, **kwargs)
+
+
+def _pod_operator(task_id: str, summary: bool, resources: dict | None, **task_kwargs) -> tuple[type, dict]:
+    """The KubernetesPodOperator class and everything of a step's operator but its arguments."""
     try:
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
         from kubernetes.client import models as k8s
@@ -212,13 +227,12 @@ def _pod_step(task_id: str, argv, summary: bool, resources: dict | None, **task_
     if KFP_SECRET:  # the same credentials the chart's submit pods get
         env.append(k8s.V1EnvVar(name="KFP_TOKEN", value_from=k8s.V1EnvVarSource(
             secret_key_ref=k8s.V1SecretKeySelector(name=KFP_SECRET, key="token"))))
-    return KubernetesPodOperator(
+    return KubernetesPodOperator, dict(
         task_id=task_id,
         name=f"momentor-{task_id.replace('_', '-')}",
         namespace=NAMESPACE,
         image=IMAGE,
         cmds=["momentor"],
-        arguments=argv,
         do_xcom_push=summary,
         service_account_name=SERVICE_ACCOUNT,
         volumes=volumes,

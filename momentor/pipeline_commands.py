@@ -58,9 +58,12 @@ def compile_(args: argparse.Namespace) -> int:
 
     out = pipeline_runs.compile_pipeline(args.out, args.pipeline_file)
     print(f"compiled {args.pipeline_file} -> {out}")
+    from momentor.cli import load_config
+
     root = Path(args.pipeline_file).resolve().parents[1]
-    for path in step_graphs.write_all(root):
-        print(f"wrote {path} from momentor/steps.py")
+    shards = load_config(args).pipeline.shards  # DVC has no loop over a number: its stages are written out
+    for path in step_graphs.write_all(root, shards):
+        print(f"wrote {path} from momentor/steps.py" + (f" ({shards} shards)" if shards > 1 else ""))
     return 0
 
 

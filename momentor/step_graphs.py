@@ -56,9 +56,16 @@ def _dvc_stage(step: steps.Step) -> dict:
     return stage
 
 
-def dvc_yaml() -> str:
-    """The text of ``dvc.yaml``: one stage per enabled step, then the plots."""
-    stages = {step.name: _dvc_stage(step) for step in steps.enabled_steps()}
+def dvc_yaml(shards: int = 1) -> str:
+    """The text of ``dvc.yaml``: one stage per enabled step, then the plots. With ``shards`` > 1 a sharded
+    step is a ``foreach`` stage over its shards (``<step>_shard@K``) and its merge, under the step's name."""
+    stages = {}
+    for step in steps.enabled_steps():
+        if step.sharded and shards > 1:
+            shard = _dvc_stage(steps.shard_stage(step, f"${{item}}/{shards}", shards))
+            stages[f"{step.name}_shard"] = {"foreach": list(range(shards)), "do": shard}
+            step = steps.merge_stage(step, shards)
+        stages[step.name] = _dvc_stage(step)
     body = yaml.safe_dump({"stages": stages}, sort_keys=False, width=110)
     plots = yaml.safe_dump({"plots": DVC_PLOTS}, sort_keys=False, width=110)
     return DVC_HEADER + body + "\n# `dvc plots show`: training curves and the evaluation threshold curves\n" + plots
@@ -69,7 +76,7 @@ def airflow_table() -> str:
     rows = []
     for step in steps.enabled_steps():
         row = {k: v for k, v in dataclasses.asdict(step).items()
-               if k in ("name", "cmds", "when", "durable", "persist")}
+               if k in ("name", "cmds", "when", "durable", "persist", "sharded")}
         row["cmds"] = list(row["cmds"])
         row["persist"] = list(row["persist"])
         row["needs"] = list(step.needs)
@@ -81,11 +88,12 @@ def airflow_table() -> str:
             f"STEPS = {pprint.pformat(rows, width=110, sort_dicts=False)}\n")
 
 
-def write_all(root: str | Path = ".") -> list[Path]:
-    """Write ``dvc.yaml`` and the Airflow table under the project ``root``; the paths written."""
+def write_all(root: str | Path = ".", shards: int = 1) -> list[Path]:
+    """Write ``dvc.yaml`` (with ``shards`` shards of the sharded steps: DVC reads no count at run time)
+    and the Airflow table under the project ``root``; the paths written."""
     root = Path(root)
     written = []
-    for name, text in ((DVC_FILE, dvc_yaml()), (AIRFLOW_TABLE, airflow_table())):
+    for name, text in ((DVC_FILE, dvc_yaml(shards)), (AIRFLOW_TABLE, airflow_table())):
         path = root / name
         path.write_text(text)
         written.append(path)

@@ -59,6 +59,8 @@ class Step:
         durable: it reads or writes state that outlives the run (the champion): never cached.
         enabled: False keeps the step out of every orchestrator.
         always_run: ``dvc repro`` runs it every time: it reads state no dependency names (the champion).
+        sharded: it runs as ``pipeline.shards`` shards and a merge (:func:`shard_stage`, :func:`merge_stage`):
+            its one command takes ``--shard K/N`` and ``--merge N``.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Step:
     persist: tuple[str, ...] = ()
     uncached: tuple[str, ...] = ()
     always_run: bool = False
+    sharded: bool = False
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -124,6 +127,7 @@ STEPS: tuple[Step, ...] = (
         outs=("work/features",),
         persist=("work/features",),  # a content-addressed cache: a re-run skips finished videos
         resources="features",
+        sharded=True,
     ),
     Step(
         name="validate",
@@ -141,6 +145,7 @@ STEPS: tuple[Step, ...] = (
         params=("seed", "engine"),
         outs=("work/dataset", "work/engine"),
         resources="engine",
+        sharded=True,
     ),
     Step(
         name="validate_instructions",
@@ -264,6 +269,26 @@ def step(name: str) -> Step:
         if candidate.name == name:
             return candidate
     raise KeyError(f"no pipeline step {name!r}; the steps are {', '.join(s.name for s in STEPS)}")
+
+
+def shard_stage(step: Step, shard: str, shards: int) -> Step:
+    """Shard ``shard`` (``K/N``, or a template such as DVC's ``${item}/N``) of a sharded step: the step's
+    command on the shard's videos, writing the shard's part (``work/shards/<step>/K-of-N``), which persists
+    when the step's outputs do (a re-run or a retried shard redoes only what its part lacks)."""
+    from momentor.data.shards import part_dir
+
+    part = str(part_dir("work", step.name, shard.split("/")[0], shards))
+    return dataclasses.replace(step, name=f"{step.name}_shard", cmds=(f"{step.cmds[0]} --shard {shard}",),
+                               outs=(part,), persist=(part,) if step.persist else (), uncached=(), sharded=False)
+
+
+def merge_stage(step: Step, shards: int) -> Step:
+    """The merge of a sharded step's ``shards`` parts: the step's outputs, as one process writes them."""
+    from momentor.data.shards import part_dir
+
+    parts = tuple(str(part_dir("work", step.name, k, shards)) for k in range(shards))
+    return dataclasses.replace(step, cmds=(f"{step.cmds[0]} --merge {shards}",), deps=(*step.deps, *parts),
+                               sharded=False)
 
 
 def resources(name: str) -> dict:

@@ -158,3 +158,6 @@ class PipelineConfig(Section):
         "0 3 * * 1", description="cron of the scheduled retraining (the Airflow DAG's and the chart's "
         "CronJob's)")
     kfp_endpoint: str | None = Field(None, description="Kubeflow Pipelines API; null = none configured")
+    shards: int = Field(
+        1, ge=1, description="feature extraction and the data engine run as this many parallel shards, merged "
+        "after (KFP ParallelFor, Airflow mapped tasks, DVC foreach after `momentor pipeline compile`); 1 = one task")

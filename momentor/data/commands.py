@@ -100,7 +100,7 @@ def features(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     try:
-        shard = parse_shard(args.shard) if args.shard else (0, 1)
+        shard = parse_shard(args.shard) if args.shard else None
         with hold(feature_dir(cfg, shard), "features"):
             if args.merge:
                 summary = merge_features(cfg, args.merge, args.manifest)

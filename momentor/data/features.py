@@ -80,11 +80,11 @@ def feature_key(spec: EncoderSpec, m: int, compute: str, backend: str = "torch")
     return hashlib.sha256(f"{spec.id}|m={m}|{compute}{backend_part}".encode()).hexdigest()[:16]
 
 
-def feature_dir(cfg: Config, shard: tuple[int, int] = (0, 1)) -> Path:
+def feature_dir(cfg: Config, shard: tuple[int, int] | None = None) -> Path:
     """The folder of the features that ``cfg`` asks for (training and evaluation read from here), or of
     shard ``(K, N)``'s part of them."""
     key = feature_key(encoder_spec(cfg.model), num_frames(cfg.model), precision(cfg), cfg.data.feature_backend)
-    if shard[1] > 1:
+    if shard is not None:
         return sharding.part_dir(cfg.paths.work, "features", *shard) / key
     return Path(cfg.paths.work) / "features" / key
 
@@ -153,13 +153,15 @@ def _sorted_metadata(data: bytes) -> bytes:
 
 
 def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progress: bool = True,
-                     shard: tuple[int, int] = (0, 1)) -> dict:
+                     shard: tuple[int, int] | None = None) -> dict:
     """Features of every manifest video that has a file (of shard ``(K, N)``'s videos); returns a summary
     (counts, videos/s)."""
     from tqdm import tqdm
 
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
-    videos = sharding.select(read_table(manifest_dir, "videos"), *shard)
+    videos = read_table(manifest_dir, "videos")
+    if shard is not None:
+        videos = sharding.select(videos, *shard)
     with_file = videos[videos["path"] != ""]
     out = feature_dir(cfg, shard)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
     info = encoder_info(cfg)
     atomic.write_json(out / "encoder.json", info, indent=None)
     # a shard keeps its quarantine entries in its part; the merge puts them in the manifest
-    quarantine = Quarantine((manifest_dir if shard[1] == 1 else out.parent) / QUARANTINE_FILE, "features")
+    quarantine = Quarantine((manifest_dir if shard is None else out.parent) / QUARANTINE_FILE, "features")
 
     def decode(row):  # runs in a worker thread so that decoding overlaps encoding (PyAV releases the GIL)
         path = Path(row.path)
@@ -217,7 +219,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         bar.close()
     seconds = time.perf_counter() - started
     index = write_index(out, videos, featurizer.spec.id)
-    if shard[1] > 1:
+    if shard is not None:
         sharding.mark_done(out.parent)
     summary = {**counts, "indexed": index, "seconds": round(seconds, 2), "folder": str(out), **info}
     summary["videos_per_s"] = round(counts["extracted"] / seconds, 3) if counts["extracted"] else None
@@ -227,9 +229,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
 def merge_features(cfg: Config, shards: int, manifest_dir: str | Path | None = None) -> dict:
     """The ``shards`` parts into the features folder: each video's file linked (or copied) from its shard's
     part, then ``encoder.json``, the index and the quarantine written as one process over all videos writes
-    them; a summary. One shard (``0/1``) is the whole run: nothing to merge."""
-    if shards == 1:
-        return {"shards": 1, "merged": 0, "quarantined": 0, "folder": str(feature_dir(cfg))}
+    them; a summary."""
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     videos = read_table(manifest_dir, "videos")
     out = feature_dir(cfg)

@@ -9,18 +9,21 @@ binomial, within a few percent of N-th of the corpus for thousands of videos, un
 
 Shards are numbered from 0: ``--shard K/N`` with ``0 <= K < N``. Shard ``K`` of step ``STEP`` writes its
 part to ``<paths.work>/shards/STEP/K-of-N``; the step's merge (``--merge N``) reads the N parts and writes
-exactly what the one-process run writes. A merge refuses to run while a part is missing.
+exactly what the one-process run writes. A merge refuses to run while a part is missing. One shard
+(``0/1``, then ``--merge 1``) is a valid plan: the orchestrators always fan out, whatever the count.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from momentor.data.manifest import QUARANTINE_FILE
 from momentor.data.quarantine import Quarantine, read_quarantine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 class ShardError(ValueError):
     """A malformed ``--shard`` or a missing part."""
@@ -46,12 +49,10 @@ def shard_of(video_id: str, shards: int) -> int:
 
 def select(videos: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
     """The rows of the manifest's videos table that shard ``shard`` of ``shards`` processes, in manifest order."""
-    if shards == 1:
-        return videos
     return videos[[shard_of(v, shards) == shard for v in videos["video_id"]]]
 
 
-def part_dir(work: str | Path, step: str, shard: int, shards: int) -> Path:
+def part_dir(work: str | Path, step: str, shard: int | str, shards: int) -> Path:
     """Where shard ``shard`` of ``shards`` of ``step`` writes its part."""
     return Path(work) / "shards" / step / f"{shard}-of-{shards}"
 

@@ -56,8 +56,17 @@ def test_retraining_runs_the_step_tables_steps_then_promotes_or_reports(parsed):
     names = [step.name for step in table]
     assert [t for t in tasks if t in names] == names, "the DAG's step tasks differ from the table's enabled steps"
     assert not {t for t in tasks if t not in names} & {step.name for step in steps.STEPS}, "a disabled step runs"
-    edges = {(up, down) for up, downs in tasks.items() for down in downs if up in names and down in names}
-    assert edges == {(need, step.name) for step in table for need in step.needs}
+    # a sharded step: its mapped shard task (one instance per shard of the plan) after its needs, then its merge
+    sharded = [step.name for step in table if step.sharded]
+    entry = {step.name: f"{step.name}_shard" if step.sharded else step.name for step in table}
+    edges = {(up, down) for up, downs in tasks.items() for down in downs
+             if up in {*names, *entry.values()} and down in {*names, *entry.values()}}
+    assert edges == ({(need, entry[step.name]) for step in table for need in step.needs}
+                     | {(entry[name], name) for name in sharded})
+    assert sharded == ["features", "engine"]
+    assert {retrain["operators"][f"{name}_shard"] for name in sharded} == {"DecoratedMappedOperator"}
+    for name in sharded:
+        assert f"{name}_shard_requests" in tasks["plan_shards"] and f"{name}_shard" in tasks[f"{name}_shard_requests"]
     # the data first, then the steps, then the gate's branch
     assert tasks["resolve_data"] and list(tasks)[0] == "resolve_data"
     assert "check_data_version" in tasks["version_request"] and "run_request" in tasks["check_data_version"]

@@ -32,9 +32,9 @@ def engine(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     try:
-        shard = parse_shard(args.shard) if args.shard else (0, 1)
+        shard = parse_shard(args.shard) if args.shard else None
         # a shard writes its part; otherwise, without --out, the engine updates the manifest in place
-        written = (part_dir(cfg.paths.work, "engine", *shard) if shard[1] > 1
+        written = (part_dir(cfg.paths.work, "engine", *shard) if shard
                    else args.out or args.manifest or Path(cfg.paths.work) / "manifest")
         with hold(written, "engine"):
             if args.merge:
@@ -44,10 +44,7 @@ def engine(args: argparse.Namespace) -> int:
     except ShardError as err:
         print(f"momentor engine: {err}", file=sys.stderr)
         return 1
-    if "boundaries" not in report:  # one shard: nothing was merged
-        print("engine: one shard, nothing to merge")
-        return 0
-    if shard[1] > 1:
+    if shard:
         print(f"engine shard {shard[0]}/{shard[1]}: {report['videos']} videos, {report['instructions']} "
               f"instructions, {report['quarantined']} quarantined, {report['seconds']} s -> "
               f"{part_dir(cfg.paths.work, 'engine', *shard)}")

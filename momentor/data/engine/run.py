@@ -74,20 +74,20 @@ def run_engine(
     manifest_dir: str | Path | None = None,
     rewriter: Rewriter | None = None,
     out_dir: str | Path | None = None,
-    shard: tuple[int, int] = (0, 1),
+    shard: tuple[int, int] | None = None,
 ) -> dict:
     """Run the engine over the manifest; returns the report (also written to ``<paths.work>/engine``).
 
     With ``out_dir`` the input manifest is left as it is and the enriched manifest (the input's tables with
     the engine's segments and instructions swapped in) is written there: a pipeline step then owns its output
     folder (DVC forbids two stages writing one folder). Without it the manifest is updated in place.
-    With ``shard=(K, N)``, N > 1, only shard K's videos are mined, into its part
+    With ``shard=(K, N)`` only shard K's videos are mined, into its part
     (:mod:`momentor.data.engine.results`); :func:`merge_engine` writes the outputs from the N parts.
     """
     started = time.perf_counter()
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     videos = read_table(manifest_dir, "videos")
-    if shard[1] > 1:
+    if shard is not None:
         part = sharding.part_dir(cfg.paths.work, "engine", *shard)
         quarantine = Quarantine(part / QUARANTINE_FILE, "engine")
         tables, tally = _mine(cfg, manifest_dir, sharding.select(videos, *shard), quarantine, rewriter)
@@ -103,11 +103,8 @@ def run_engine(
 
 def merge_engine(cfg: Config, shards: int, manifest_dir: str | Path | None = None,
                  out_dir: str | Path | None = None) -> dict:
-    """The outputs of :func:`run_engine` from the parts of its ``shards`` shards; the report. One shard
-    (``0/1``) is the whole run: nothing to merge."""
+    """The outputs of :func:`run_engine` from the parts of its ``shards`` shards; the report."""
     started = time.perf_counter()
-    if shards == 1:
-        return {"shards": 1, "merged": 0}
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     parts = sharding.part_dirs(cfg.paths.work, "engine", shards)
     videos = read_table(manifest_dir, "videos")
