@@ -79,8 +79,9 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
 
     ``results``: folder of the candidate's task results (``<task>.json`` with items); ``predictions``: folder
     of its prediction files. Both are stored so that the next gate can re-score this champion on the same
-    items without predicting again. ``baselines`` (the baselines step's folder) and ``data_version`` go into
-    the released model's card. ``keep``: past releases kept for rollback (None keeps all).
+    items without predicting again. ``baselines`` (``{name: {task: result}}``, as
+    :func:`momentor.eval.report.read_references` reads the baselines step's folder) and ``data_version`` go
+    into the released model's card. ``keep``: past releases kept for rollback (None keeps all).
     """
     checkpoint, metrics, champion = Path(checkpoint), Path(metrics), Path(champion)
     if decision is None and not force:
@@ -112,10 +113,7 @@ def promote(checkpoint, metrics, champion, decision: dict | None = None, force: 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release_id}.partial"
-    from momentor.eval.report import read_references
-
-    release_baselines = read_references(baselines) if baselines else {}
-    pretrained.release(checkpoint, staging / MODEL, metrics=read_metrics(metrics), baselines=release_baselines,
+    pretrained.release(checkpoint, staging / MODEL, metrics=read_metrics(metrics), baselines=baselines or {},
                        data_version=data_version)
     shutil.copy2(metrics, staging / CHAMPION_METRICS)
     sidecar = metrics.with_suffix(".config.yaml")

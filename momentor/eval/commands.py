@@ -148,6 +148,7 @@ def run_rescore_champion(args: argparse.Namespace) -> int:
 def run_promote(args: argparse.Namespace) -> int:
     from momentor.eval import champion as champion_lib
     from momentor.eval.jsonio import read_json
+    from momentor.eval.report import read_references
 
     cfg = load_config(args)
     decision = read_json(args.decision) if args.decision else None
@@ -163,7 +164,8 @@ def run_promote(args: argparse.Namespace) -> int:
     with hold(champion, "promote"):  # one promotion at a time: the binding check and the swap together
         release = champion_lib.promote(args.checkpoint, args.metrics, champion, decision, args.force,
                                        keep=cfg.gate.keep_releases, results=args.results,
-                                       predictions=args.predictions, baselines=args.baselines,
+                                       predictions=args.predictions,
+                                       baselines=read_references(args.baselines) if args.baselines else None,
                                        data_version=args.data_version or champion_lib.recorded_data_version())
     log.info("promoted %s: %s -> %s", args.checkpoint, champion, release)
     if args.status:

@@ -38,6 +38,23 @@ def register(sub, common) -> None:
     p.set_defaults(handler=predict)
 
     p = sub.add_parser(
+        "benchmark", parents=[common],
+        help="zero-shot evaluation of a checkpoint on your copy of Charades-STA, ActivityNet Captions, "
+             "QVHighlights, Breakfast or YouCook2 (native files + videos): ingest, features, predict, evaluate",
+    )
+    p.add_argument("format", choices=("charades_sta", "activitynet_captions", "qvhighlights", "breakfast",
+                                      "youcook2"), help="the benchmark's annotation format (momentor/data/formats)")
+    p.add_argument("--annotations", required=True, help="the benchmark's annotation file, or the folder of its files")
+    p.add_argument("--videos", required=True, help="folder of its videos, named <video_id>.<ext>")
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a training run folder (uses its final/)")
+    p.add_argument("--out", required=True, help="folder for <task>.json results, metrics.json, predictions/, work/")
+    p.add_argument("--split", default=None, help="the split to score when the files hold several")
+    p.add_argument("--tasks", nargs="+", default=None, choices=TASKS,
+                   help="default: the benchmark's tasks (momentor/infer/benchmark.py)")
+    p.add_argument("--batch-size", type=int, default=16, help="questions generated together")
+    p.set_defaults(handler=benchmark)
+
+    p = sub.add_parser(
         "ask", parents=[common], help='ask a trained model about a video: momentor ask VIDEO "question"'
     )
     p.add_argument("video", help="any video file PyAV can read")
@@ -84,6 +101,28 @@ def predict(args: argparse.Namespace) -> int:
     )
     for task, path in written.items():
         print(f"{task}: {path}")
+    return 0
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    from momentor.train.launch import passive_thread_waits
+
+    passive_thread_waits()  # before torch is imported
+    from momentor.cli import load_config
+    from momentor.eval.items import HEADLINE_KEYS
+    from momentor.infer.benchmark import run_benchmark
+
+    cfg = load_config(args)
+    try:
+        results = run_benchmark(cfg, args.format, args.annotations, args.videos, args.checkpoint, args.out,
+                                args.split, tuple(args.tasks) if args.tasks else None, args.batch_size)
+    except (ValueError, FileNotFoundError) as err:  # bad input (EvalInputError, ConfigError are ValueErrors)
+        print(f"momentor benchmark: {err}", file=sys.stderr)
+        return 1
+    for task, result in results.items():
+        shown = result.get("brief", result)
+        print(f"{task}: " + ", ".join(f"{k} {shown[k]}" for k in HEADLINE_KEYS[task] if k in shown))
+    print(f"results: {args.out}/<task>.json, {args.out}/metrics.json")
     return 0
 
 

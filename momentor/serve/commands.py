@@ -16,12 +16,12 @@ def register(sub, common) -> None:
 
 
 def model_source(cfg, model: str | None) -> Path:
-    """What to serve: ``--model``, else ``serve.model``, else the champion's model."""
-    from momentor.eval.champion import model_folder
+    """What to serve: ``--model``, else ``serve.model``, else the champion; a champion folder (a release)
+    gives its model."""
+    from momentor.eval.champion import exists, model_folder
 
-    if model or cfg.serve.model:
-        return Path(model or cfg.serve.model)
-    return model_folder(Path(cfg.paths.work) / "champion")
+    path = Path(model or cfg.serve.model or Path(cfg.paths.work) / "champion")
+    return model_folder(path) if exists(path) else path
 
 
 def serve(args: argparse.Namespace) -> int:

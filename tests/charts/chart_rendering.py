@@ -25,6 +25,8 @@ def pod_specs(obj: dict) -> list[tuple[str, dict]]:
         return [("CronJob", obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])]
     if kind == "Job":
         return [("Job", obj["spec"]["template"]["spec"])]
+    if kind == "Deployment":
+        return [("Deployment", obj["spec"]["template"]["spec"])]
     if kind == "TrainJob":
         return [
             (f"TrainJob/{job['name']}", job["template"]["spec"]["template"]["spec"])

@@ -56,6 +56,7 @@ def test_values_files_render_the_expected_objects(render):
     assert kinds["training-gpu"] == sorted(["ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding",
                                             "ServiceAccount", "TrainJob"])
     assert kinds["submit-job"] == sorted([*base, "Job"])
+    assert kinds["serve"] == sorted([*base, "Deployment", "Service"])
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES, ids=IDS)

@@ -10,6 +10,8 @@ Then the real (untrained, tiny) model through the ``predict``, ``evaluate``, ``b
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from momentor_tiny_corpus import corpus_overrides
@@ -21,6 +23,7 @@ from momentor.infer.highlights import predict_highlights, window_saliency
 from momentor.infer.predict import write_highlights, write_segmentation
 from momentor.infer.segmentation import predict_segmentation
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # real short clips: video_files.py
 MILK, EGG = "a man pours milk into a glass", "a woman cracks an egg into a bowl"
 
 
@@ -54,8 +57,6 @@ def _evaluate(task, manifest, pred, out) -> dict:
 
 @pytest.fixture
 def in_checkout(monkeypatch):
-    from pathlib import Path
-
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # params.yaml
 
 
@@ -151,3 +152,32 @@ def test_the_model_predicts_both_tasks_and_the_gate_compares_them_with_baselines
                   "Timelines: action segmentation"):
         assert title in html
     assert html.count("<th>fixed</th><th>Δ</th><th>random</th>") == 2  # both tasks' metric tables
+
+
+def test_benchmark_runs_the_zero_shot_evaluation_on_a_copy_of_qvhighlights(tiny_checkpoint, fixtures_dir, tmp_path,
+                                                                          in_checkout):
+    """Two queries of the public QVHighlights val release, with real (short, 1 fps) H.264 files of the
+    stated 150 s as their videos: `momentor benchmark` ingests, extracts features, predicts and scores them."""
+    from video_files import write_counter_video
+
+    lines = (fixtures_dir / "qvhighlights" / "highlight_val_release.jsonl").read_text().splitlines()
+    records, vids = [], set()
+    for line in lines:
+        record = json.loads(line)
+        if record["vid"] not in vids and len(records) < 2:
+            records.append(record)
+            vids.add(record["vid"])
+    (tmp_path / "qv").mkdir()
+    (tmp_path / "qv" / "highlight_val_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "videos").mkdir()
+    for record in records:
+        write_counter_video(tmp_path / "videos" / f"{record['vid']}.mp4", count=int(record["duration"]), fps=1)
+    out = tmp_path / "out"
+    assert main(["benchmark", "qvhighlights", "--params", "params.yaml", "-S", "model.preset=tiny", "--annotations",
+                 str(tmp_path / "qv"), "--videos", str(tmp_path / "videos"), "--checkpoint", str(tiny_checkpoint),
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "qvhighlights.json").read_text())
+    assert set(result["items"]["values"]) == {str(r["qid"]) for r in records}
+    assert set(json.loads((out / "metrics.json").read_text())) == {"qvhighlights"}
+    predicted = [json.loads(x) for x in (out / "predictions" / "qvhighlights.json").read_text().splitlines()]
+    assert [len(p["pred_saliency_scores"]) for p in predicted] == [75, 75]  # int(150 / 2) clips each

@@ -159,7 +159,8 @@ def test_serve_takes_the_champions_model_by_default(tmp_path):
     from momentor.serve.commands import model_source
 
     cfg = config_lib.from_dict({"paths": {"work": str(tmp_path)}})
+    assert model_source(cfg, None) == tmp_path / "champion"  # none yet: readyz will say it is not a model
+    (tmp_path / "champion" / "model").mkdir(parents=True)
     assert model_source(cfg, None) == tmp_path / "champion" / "model"
-    (tmp_path / "champion" / "checkpoint").mkdir(parents=True)  # a release from before the released layout
-    assert model_source(cfg, None) == tmp_path / "champion" / "checkpoint"
+    assert model_source(cfg, str(tmp_path / "champion")) == tmp_path / "champion" / "model"  # the chart's --model
     assert str(model_source(cfg, "elsewhere")) == "elsewhere"
