@@ -122,8 +122,8 @@ def validate(job: dict) -> dict:
     back = parsed.to_dict()
     path = _first_difference(job, back, "")
     if path is not None:
-        raise ConfigError(f"TrainJob field {path or '/'} is not part of the trainer.kubeflow.org/v1alpha1 API "
-                          "(the Trainer's models drop it): fix the chart's templates/trainjob.yaml")
+        raise ConfigError(f"TrainJob field {path or '/'} is not part of the trainer.kubeflow.org/v1alpha1 "
+                          "API (the Trainer's models drop it): fix the chart's templates/trainjob.yaml")
     return job
 
 
@@ -137,8 +137,8 @@ def _first_difference(a, b, path: str) -> str | None:
                 return found
         return None
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return next((p for i, (x, y) in enumerate(zip(a, b)) if (p := _first_difference(x, y, f"{path}/{i}"))),
-                    None)
+        found = (_first_difference(x, y, f"{path}/{i}") for i, (x, y) in enumerate(zip(a, b)))
+        return next((p for p in found if p is not None), None)
     return None if a == b else path
 
 
@@ -208,15 +208,16 @@ def load_template(api, namespace: str, configmap: str | None = None, file: str |
     try:
         found = client.CoreV1Api(api).read_namespaced_config_map(configmap, namespace)
     except client.ApiException as err:
-        raise ConfigError(f"cannot read the TrainJob template ConfigMap {namespace}/{configmap} ({err.status} "
-                          f"{err.reason}): install the momentor chart in {namespace} with "
+        raise ConfigError(f"cannot read the TrainJob template ConfigMap {namespace}/{configmap} "
+                          f"({err.status} {err.reason}): install the momentor chart in {namespace} with "
                           "training.pipeline.enabled=true, or pass the ConfigMap's name") from err
     return yaml.safe_load((found.data or {})[TEMPLATE_KEY])
 
 
 def _conditions(job: dict) -> dict:
     """``{type: condition}`` of the conditions that hold (``status: "True"``)."""
-    return {c["type"]: c for c in (job.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return {c["type"]: c for c in conditions if c.get("status") == "True"}
 
 
 def create_and_wait(api, namespace: str, job: dict, poll_s: float = 30.0, timeout_s: float | None = None,
@@ -240,7 +241,7 @@ def create_and_wait(api, namespace: str, job: dict, poll_s: float = 30.0, timeou
         if err.status != 409:
             raise TrainJobFailed(f"cannot create {where}: {err.status} {err.reason} {err.body}") from err
         if "Failed" in _conditions(jobs.get_namespaced_custom_object(*ident)):
-            log(f"{where}: a failed earlier attempt exists; deleting it and starting again from the checkpoints")
+            log(f"{where}: an earlier attempt failed; deleting it, starting again from the checkpoints")
             jobs.delete_namespaced_custom_object(*ident, propagation_policy="Foreground")
             _wait_gone(jobs, ident, poll_s)
             jobs.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, job)
@@ -260,8 +261,8 @@ def create_and_wait(api, namespace: str, job: dict, poll_s: float = 30.0, timeou
         if "Complete" in holding:
             return current
         if timeout_s is not None and time.monotonic() - started > timeout_s:
-            raise TrainJobFailed(f"{where} did not finish within {timeout_s:.0f} s (conditions: {seen}); it is "
-                                 "left running: a retried step waits for it, or delete it with kubectl")
+            raise TrainJobFailed(f"{where} did not finish within {timeout_s:.0f} s (conditions: {seen}); it "
+                                 "is left running: a retried step waits for it, or delete it with kubectl")
         time.sleep(poll_s)
 
 

@@ -5,7 +5,8 @@ chart's template (:mod:`momentor.trainjob`). The pipeline's training step runs i
         --manifest DIR --features DIR [--init DIR] --params FILE [--image REF] [--gpus N] \\
         [--template-configmap NAME | --template-file FILE] [--namespace NS] [--poll S] [--timeout S]
 
-Exit 0 when the TrainJob completed and ``<out>/final`` holds the model; 1 with the job's reason when it failed.
+Exit 0 when the TrainJob completed and ``<out>/final`` holds the model; 1 with the job's reason when it
+failed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def register(sub, common) -> None:
     p = sub.add_parser("trainjob", parents=[common],
                        help="train one stage on several nodes as a Kubeflow Trainer TrainJob and wait for it")
     p.add_argument("--stage", required=True, choices=("align", "gesm", "instruct"))
-    p.add_argument("--out", required=True, help="the stage's checkpoint folder on the shared workspace volume")
+    p.add_argument("--out", required=True, help="the stage's checkpoint folder on the shared workspace")
     p.add_argument("--nodes", type=int, required=True, help="TrainJob numNodes")
     p.add_argument("--manifest", required=True, help="manifest folder (copied to the workspace volume)")
     p.add_argument("--features", required=True, help="features folder (copied to the workspace volume)")
@@ -34,7 +35,8 @@ def register(sub, common) -> None:
     p.add_argument("--poll", type=float, default=float(os.environ.get("MOMENTOR_TRAINJOB_POLL_SECONDS", 30)),
                    help="seconds between status reads (default: $MOMENTOR_TRAINJOB_POLL_SECONDS or 30)")
     p.add_argument("--timeout", type=float, default=None,
-                   help="seconds to wait at most (default: until the job ends; its activeDeadlineSeconds bounds it)")
+                   help="seconds to wait at most (default: until the job ends, which its "
+                        "activeDeadlineSeconds bounds)")
     p.set_defaults(handler=trainjob)
 
 

@@ -22,7 +22,8 @@ def only(objects: list[dict], kind: str, name_end: str = "") -> dict:
 
 
 def template(render, values_file=PIPELINE, sets=()) -> dict:
-    return yaml.safe_load(only(render(values_file, sets=sets), "ConfigMap", "-trainjob")["data"]["trainjob.yaml"])
+    configmap = only(render(values_file, sets=sets), "ConfigMap", "-trainjob")
+    return yaml.safe_load(configmap["data"]["trainjob.yaml"])
 
 
 def test_the_template_is_the_charts_trainjob_and_round_trips_through_the_trainer_models(render):
@@ -37,20 +38,23 @@ def test_the_template_is_the_charts_trainjob_and_round_trips_through_the_trainer
 
 
 def test_a_stage_filled_in_validates_and_keeps_the_charts_pods(render):
-    filled = trainjob.build(template(render), trainjob.job_name("rel-momentor-train", "instruct", "0123456789abcdef"),
-                            ["train", "--stage", "instruct", "--out", "/workspace/checkpoints/0123456789abcdef/instruct"],
-                            nodes=4, image="registry/momentor@sha256:" + "a" * 64, gpus=8,
+    name = trainjob.job_name("rel-momentor-train", "instruct", "0123456789abcdef")
+    args = ["train", "--stage", "instruct", "--out", "/workspace/checkpoints/0123456789abcdef/instruct"]
+    image = "registry/momentor@sha256:" + "a" * 64
+    filled = trainjob.build(template(render), name, args, nodes=4, image=image, gpus=8,
                             labels={"momentor/stage": "instruct"})
     assert trainjob.validate(filled) is filled
     assert not list(trainjob_validator().iter_errors(filled))  # and the chart tests' JSON schema
     trainer = filled["spec"]["trainer"]
     assert (trainer["numNodes"], trainer["args"][:3]) == (4, ["train", "--stage", "instruct"])
     assert filled["metadata"]["name"] == "rel-momentor-train-instruct-0123456789ab"
-    assert trainer["resourcesPerNode"]["requests"]["nvidia.com/gpu"] == 8 == trainer["resourcesPerNode"]["limits"]["nvidia.com/gpu"]
+    resources = trainer["resourcesPerNode"]
+    assert resources["requests"]["nvidia.com/gpu"] == 8 == resources["limits"]["nvidia.com/gpu"]
     for where, pod in pod_specs(filled):  # launcher and every node mount the release's workspace claim
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes["workspace"]["persistentVolumeClaim"]["claimName"] == "rel-momentor-workspace", where
-        assert {"/workspace", "/etc/momentor"} <= {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        mounted = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert {"/workspace", "/etc/momentor"} <= mounted, where
 
 
 @pytest.mark.parametrize("change, field", [
@@ -67,7 +71,8 @@ def test_validation_names_a_field_the_trainer_api_does_not_have(render, change, 
 def test_validation_refuses_a_wrong_type():
     job = {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob", "metadata": {"name": "x"},
            "spec": {"runtimeRef": {"name": "deepspeed-distributed"}, "trainer": {"numProcPerNode": "auto"}}}
-    with pytest.raises(ConfigError, match="(?s)not a valid trainer.kubeflow.org/v1alpha1 TrainJob.*numProcPerNode.*valid integer"):
+    wrong_type = "(?s)not a valid trainer.kubeflow.org/v1alpha1 TrainJob.*numProcPerNode.*valid integer"
+    with pytest.raises(ConfigError, match=wrong_type):
         trainjob.validate(job)
 
 
@@ -82,7 +87,8 @@ def test_the_pipeline_runs_may_create_trainjobs_and_read_only_their_template(ren
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["rel-momentor-trainjob"],
          "verbs": ["get"]},
-        {"apiGroups": ["trainer.kubeflow.org"], "resources": ["trainjobs"], "verbs": ["create", "get", "delete"]},
+        {"apiGroups": ["trainer.kubeflow.org"], "resources": ["trainjobs"],
+         "verbs": ["create", "get", "delete"]},
     ]
     binding = only(objects, "RoleBinding", "-trainjobs")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -29,7 +29,7 @@ class KubeApiServer:
     def __init__(self, configmaps: dict | None = None, outcome: str = "Complete", running_polls: int = 1,
                  reason: str = "", message: str = "", run: Callable[[dict], None] | None = None,
                  existing: dict | None = None):
-        """``existing``: TrainJobs already on the cluster, ``{(namespace, name): object}`` (a retried step's)."""
+        """``existing``: TrainJobs on the cluster already, ``{(namespace, name): object}``."""
         self.configmaps = configmaps or {}
         self.outcome, self.running_polls, self.reason, self.message, self.run = (
             outcome, running_polls, reason, message, run)
@@ -40,7 +40,9 @@ class KubeApiServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> KubeApiServer:
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        serve.daemon = True
+        serve.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -73,9 +75,10 @@ class KubeApiServer:
         if (found := re.fullmatch(TRAINJOBS, path)) and method == "POST":
             key = (found[1], body["metadata"]["name"])
             if key in self.jobs:
-                return self._status(409, "AlreadyExists", f'trainjobs.trainer.kubeflow.org "{key[1]}" already exists')
-            created = {**body, "metadata": {**body["metadata"], "namespace": key[0], "uid": f"uid-{len(self.jobs)}"}}
-            created["status"] = {"conditions": [{"type": "Created", "status": "True", "reason": "JobsCreated"}]}
+                return self._status(409, "AlreadyExists", f'trainjobs.trainer.kubeflow.org "{key[1]}" exists')
+            metadata = {**body["metadata"], "namespace": key[0], "uid": f"uid-{len(self.jobs)}"}
+            created = {**body, "metadata": metadata, "status": {"conditions": [
+                {"type": "Created", "status": "True", "reason": "JobsCreated"}]}}
             self.jobs[key], self._polls[key] = created, 0
             return 201, created
         if found := re.fullmatch(TRAINJOBS + r"/([^/]+)", path):
@@ -107,7 +110,8 @@ class KubeApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
                 path = self.path.split("?")[0]
-                server.requests.append({"method": self.command, "path": path, "query": self.path, "body": body})
+                server.requests.append({"method": self.command, "path": path, "query": self.path,
+                                        "body": body})
                 code, answer = server._answer(self.command, path, body)
                 data = json.dumps(answer).encode()
                 self.send_response(code)

@@ -1,7 +1,8 @@
 """The compiled pipeline's multi-node path: ``nodes`` and ``trainjob_template`` are pipeline parameters that
 reach both training tasks, with the GPUs (per node) and the image their TrainJobs run; the tasks that
 create the TrainJobs mount the workspace claim their TrainJobs write the checkpoints to; the template's
-default name is the ConfigMap the chart renders for release ``momentor``, whose Role lets the runs create it."""
+default name is the ConfigMap the chart renders for release ``momentor``, whose Role lets the runs create
+TrainJobs."""
 
 from __future__ import annotations
 
@@ -10,21 +11,22 @@ import subprocess
 import pytest
 import yaml
 
-from test_pipeline_package import _by_step, _platform, _spec, ROOT  # noqa: I001 (the compiled package's readers)
+from test_pipeline_package import ROOT, _by_step, _platform, _spec  # the compiled package's readers
 
 TRAIN = ("train_gesm", "train_instruct")
 
 
 @pytest.fixture(scope="module")
 def compiled() -> dict:
-    """The compiled package read once: its pipeline spec, the training tasks, the kfp-kubernetes platform spec."""
+    """The compiled package, read once: pipeline spec, training tasks, kfp-kubernetes platform spec."""
     tasks = _by_step()
     return {"spec": _spec(), "train": {step: tasks[step] for step in TRAIN}, "platform": _platform()}
 
 
 def test_nodes_and_the_template_reach_both_training_tasks(compiled):
     parameters = compiled["spec"]["root"]["inputDefinitions"]["parameters"]
-    assert (parameters["nodes"]["parameterType"], parameters["nodes"]["defaultValue"]) == ("NUMBER_INTEGER", 1)
+    nodes = parameters["nodes"]
+    assert (nodes["parameterType"], nodes["defaultValue"]) == ("NUMBER_INTEGER", 1)
     assert parameters["trainjob_template"]["defaultValue"] == "momentor-trainjob"
     for step in TRAIN:
         inputs = compiled["train"][step]["inputs"]["parameters"]
@@ -62,8 +64,11 @@ def test_the_default_template_is_the_charts_and_its_runs_may_create_trainjobs(co
     assert default in {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
     claim = parameters["workspace_pvc"]["defaultValue"]
     assert claim in {o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"}
-    (binding,) = [o for o in objects if o["kind"] == "RoleBinding" and o["metadata"]["name"].endswith("-trainjobs")]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}]
-    (role,) = [o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == binding["roleRef"]["name"]]
+    named = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    (binding,) = [o for (kind, name), o in named.items()
+                  if kind == "RoleBinding" and name.endswith("-trainjobs")]
+    runner = {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}
+    assert binding["subjects"] == [runner]
+    role = named[("Role", binding["roleRef"]["name"])]
     assert {"apiGroups": ["trainer.kubeflow.org"], "resources": ["trainjobs"],
             "verbs": ["create", "get", "delete"]} in role["rules"]

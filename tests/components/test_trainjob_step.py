@@ -18,7 +18,7 @@ from kfp import dsl
 from kubeflow_trainer_api.models import TrainerV1alpha1TrainJob
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))  # the shared corpus builder lives there
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))  # the shared corpus builder
 from kube_api_server import KubeApiServer  # noqa: E402
 from momentor_tiny_corpus import corpus_overrides, tiny_corpus_root  # noqa: E402
 
@@ -42,9 +42,10 @@ def configmaps() -> dict:
         helm = assets.helm_binary()
     except assets.AssetError as err:
         pytest.skip(f"helm binary unavailable: {err}")
-    rendered = subprocess.run([str(helm), "template", "momentor", str(CHART), "-n", "ml", "-f",
-                               str(CHART / "ci" / "training-pipeline.yaml"), "--show-only", "templates/trainjob.yaml"],
-                              capture_output=True, text=True, check=True).stdout
+    values = CHART / "ci" / "training-pipeline.yaml"
+    rendered = subprocess.run([str(helm), "template", "momentor", str(CHART), "-n", "ml", "-f", str(values),
+                               "--show-only", "templates/trainjob.yaml"], capture_output=True, text=True,
+                              check=True).stdout
     (found,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ConfigMap"]
     assert found["metadata"]["name"] == "momentor-trainjob"  # the pipeline's default trainjob_template
     return {("ml", "momentor-trainjob"): found["data"]}
@@ -86,8 +87,10 @@ def _inputs(tmp_path: Path) -> dict:
 
 def _step(tmp_path: Path, inputs: dict, workspace: Path, nodes: int = 2, name: str = "out"):
     """One pod's run of the train component, with its own output artifacts."""
-    model, metrics = dsl.Model(uri=str(tmp_path / name / "model")), dsl.Metrics(uri=str(tmp_path / name / "m"))
-    train.python_func(params=dsl.Artifact(uri=str(inputs["params"])), manifest=dsl.Dataset(uri=str(inputs["manifest"])),
+    model = dsl.Model(uri=str(tmp_path / name / "model"))
+    metrics = dsl.Metrics(uri=str(tmp_path / name / "metrics"))
+    train.python_func(params=dsl.Artifact(uri=str(inputs["params"])),
+                      manifest=dsl.Dataset(uri=str(inputs["manifest"])),
                       features=dsl.Dataset(uri=str(inputs["features"])), stage="gesm", data_version="v1",
                       workspace=str(workspace), model=model, training=metrics, nodes=nodes, image=IMAGE)
     return model, metrics
@@ -99,19 +102,21 @@ def test_a_failed_trainjob_fails_the_step_with_its_reason(kube, configmaps, tmp_
     inputs, workspace = _inputs(tmp_path), tmp_path / "workspace"
     with pytest.raises(StepFailed, match="the gesm TrainJob did not complete"):
         _step(tmp_path, inputs, workspace)
-    out = pipeline_runs.checkpoint_dir(workspace, "gesm", inputs["params"], "v1")  # the single-pod step's folder
+    out = pipeline_runs.checkpoint_dir(workspace, "gesm", inputs["params"], "v1")  # the single-pod step's
     name = f"momentor-train-gesm-{out.parent.name[:12]}"
-    assert (f'TrainJob ml/{name} failed: JobSetFailed: jobset "momentor-train-gesm" failed: launcher exited 137 '
-            "(OOMKilled)") in capfd.readouterr().err
+    assert (f'TrainJob ml/{name} failed: JobSetFailed: jobset "momentor-train-gesm" failed: launcher exited '
+            "137 (OOMKilled)") in capfd.readouterr().err
     (created,) = server.calls("POST", JOBS)
     job = created["body"]
     assert TrainerV1alpha1TrainJob.from_dict(job).to_dict() == job  # what reached the API is a valid TrainJob
     trainer = job["spec"]["trainer"]
     staged = out.parent / "gesm-inputs"
-    assert job["metadata"]["name"] == name and job["metadata"]["labels"]["momentor/checkpoint-key"] == out.parent.name
+    assert job["metadata"]["name"] == name
+    assert job["metadata"]["labels"]["momentor/checkpoint-key"] == out.parent.name
     assert (trainer["numNodes"], trainer["image"]) == (2, IMAGE)
-    assert trainer["args"] == ["train", "--stage", "gesm", "--out", str(out), "--params", str(staged / "params.yaml"),
-                               "-S", f"paths.work={staged / 'work'}", "--no-progress"]
+    assert trainer["args"] == ["train", "--stage", "gesm", "--out", str(out), "--params",
+                               str(staged / "params.yaml"), "-S",
+                               f"paths.work={staged / 'work'}", "--no-progress"]
     # the inputs wait on the volume every node mounts; the step polled until the Failed condition
     assert (staged / "work" / "features" / "features.txt").read_text() == "features"
     assert (staged / "params.yaml").read_bytes() == inputs["params"].read_bytes()
@@ -119,7 +124,8 @@ def test_a_failed_trainjob_fails_the_step_with_its_reason(kube, configmaps, tmp_
 
 
 @pytest.mark.parametrize("earlier", ["Failed", "Created"])
-def test_a_retried_step_replaces_its_failed_trainjob_and_waits_for_a_running_one(kube, configmaps, tmp_path, earlier):
+def test_a_retried_step_replaces_its_failed_trainjob_and_waits_for_a_running_one(kube, configmaps, tmp_path,
+                                                                                 earlier):
     inputs, workspace = _inputs(tmp_path), tmp_path / "workspace"
     key = pipeline_runs.checkpoint_dir(workspace, "gesm", inputs["params"], "v1").parent.name
     name = f"momentor-train-gesm-{key[:12]}"
@@ -150,7 +156,8 @@ def test_a_retried_step_whose_trainjob_completed_returns_the_model_on_the_volume
     (out / "final").mkdir(parents=True)  # what the finished job's rank 0 left on the volume
     (out / "final" / WEIGHTS).write_bytes(b"weights of the finished job")
     (out / "final" / "training_state.json").write_text('{"step": 7, "metrics": {"loss": 1.25}}')
-    done = [{"type": "Created", "status": "True"}, {"type": "Complete", "status": "True", "reason": "JobsCompleted"}]
+    done = [{"type": "Created", "status": "True"},
+            {"type": "Complete", "status": "True", "reason": "JobsCompleted"}]
     server = kube(configmaps=configmaps, existing={("ml", name): {"metadata": {"name": name},
                                                                   "status": {"conditions": done}}})
     model, metrics = _step(tmp_path, inputs, workspace)
@@ -168,16 +175,18 @@ def test_without_the_charts_template_the_step_says_what_to_install(kube, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_completed_trainjob_returns_the_model_its_args_trained_on_the_volume(kube, configmaps, tmp_path_factory,
-                                                                             tmp_path):
+def test_a_completed_trainjob_returns_the_model_its_args_trained_on_the_volume(kube, configmaps,
+                                                                             tmp_path_factory, tmp_path):
     """The server runs the created TrainJob's args as its pods would (one process here, no mpirun) in the
     workspace; the step then returns that model. It equals the single-pod step's on the same inputs."""
     corpus = tiny_corpus_root(tmp_path_factory)
     params = tmp_path / "params.yaml"
     pipeline_runs.resolve_params(params, overrides=[*corpus_overrides(corpus), "train.micro_batch_size=2",
                                                     "train.gesm.max_steps=2"])
-    inputs = {"params": params, "manifest": corpus / "work" / "manifest", "features": corpus / "work" / "features"}
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT")}
+    inputs = {"params": params, "manifest": corpus / "work" / "manifest",
+              "features": corpus / "work" / "features"}
+    launcher = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT")  # the job's pods start without them
+    env = {k: v for k, v in os.environ.items() if k not in launcher}
 
     def run_pods(job: dict) -> None:
         subprocess.run([sys.executable, "-m", "momentor.cli", *job["spec"]["trainer"]["args"]],
