@@ -12,9 +12,12 @@ Recipe (the paper evaluates Breakfast zero-shot and reports no number, so this i
    (:func:`momentor.data.engine.ground_truth.frame_labels`, the rule the sample corpus's truth is built
    with), and the background label where no caption covers it. An event without a caption is background.
 
-The label set is the dataset's: every label of the manifest's ``frame_labels`` table, all splits, without the
-background labels (``eval.segmentation_background``; the first of them is written for uncovered frames:
-set it to ``[SIL]`` for Breakfast). Predictions file: ``action_segmentation.json``, ``{video_id: [label, ...]}``.
+The label set is that of the evaluated split's ground truth (the manifest's ``frame_labels`` of the split's
+videos), without the background labels (``eval.segmentation_background``; the first of them is written for
+uncovered frames: set it to ``[SIL]`` for Breakfast). On Breakfast that is its action vocabulary (every split
+uses the same 48 actions); on the sample corpus, whose event classes are their captions, the captions of the
+split's events, so a caption is matched among the split's events rather than among those of every video.
+Predictions file: ``action_segmentation.json``, ``{video_id: [label, ...]}``.
 """
 
 from __future__ import annotations
@@ -101,14 +104,14 @@ def segment(predictor, features, duration: float, labels: list[str], num_frames:
 
 
 def segmentation_truth(manifest_dir: str | Path, split: str, background=("background",)):
-    """(video_id -> (frame count, duration) of the split's labelled videos, the dataset's label set)."""
+    """(video_id -> (frame count, duration) of the split's labelled videos, the split's label set)."""
     labelled = read_table(manifest_dir, "frame_labels")
     videos = read_table(manifest_dir, "videos")
     in_split = videos[videos["split"] == split]
     durations = dict(zip(in_split["video_id"].astype(str), in_split["duration"].astype(float)))
+    labelled = labelled[labelled["video_id"].astype(str).isin(durations)]
     label_set = sorted({str(x) for row in labelled["labels"] for x in row} - set(background))
-    frames = {str(v): (len(row), durations[str(v)]) for v, row in zip(labelled["video_id"], labelled["labels"])
-              if str(v) in durations}
+    frames = {str(v): (len(row), durations[str(v)]) for v, row in zip(labelled["video_id"], labelled["labels"])}
     return frames, label_set
 
 
