@@ -257,7 +257,9 @@ def create_and_wait(api, namespace: str, job: dict, poll_s: float = 30.0, timeou
         if "Failed" in holding:
             failed = holding["Failed"]
             raise TrainJobFailed(f"{where} failed: {failed.get('reason', 'no reason')}: "
-                                 f"{failed.get('message', 'no message')}")
+                                 f"{failed.get('message', 'no message')} (its launcher's log: kubectl -n "
+                                 f"{namespace} logs -l jobset.sigs.k8s.io/jobset-name={name},"
+                                 "jobset.sigs.k8s.io/replicatedjob-name=launcher)")
         if "Complete" in holding:
             return current
         if timeout_s is not None and time.monotonic() - started > timeout_s:

@@ -105,7 +105,8 @@ def test_a_failed_trainjob_fails_the_step_with_its_reason(kube, configmaps, tmp_
     out = pipeline_runs.checkpoint_dir(workspace, "gesm", inputs["params"], "v1")  # the single-pod step's
     name = f"momentor-train-gesm-{out.parent.name[:12]}"
     assert (f'TrainJob ml/{name} failed: JobSetFailed: jobset "momentor-train-gesm" failed: launcher exited '
-            "137 (OOMKilled)") in capfd.readouterr().err
+            f"137 (OOMKilled) (its launcher's log: kubectl -n ml logs -l jobset.sigs.k8s.io/jobset-name={name},"
+            "jobset.sigs.k8s.io/replicatedjob-name=launcher)") in capfd.readouterr().err
     (created,) = server.calls("POST", JOBS)
     job = created["body"]
     assert TrainerV1alpha1TrainJob.from_dict(job).to_dict() == job  # what reached the API is a valid TrainJob
