@@ -3,7 +3,8 @@ instructions → GESM → instruction tuning → predict → evaluate, with the 
 the same split → gate, then ``dsl.If`` the gate passed: report → export → promote, ``dsl.Else``: the report.
 
 One task per enabled step of ``momentor/steps.py`` (a test compares them), each with that step's
-resources and a retry policy with backoff. The workspace claim (``workspace_pvc``, mounted at
+resources and a retry policy with backoff; a sharded step (features, engine) is a ``dsl.ParallelFor`` of
+shard tasks over the config's ``pipeline.shards`` and a merge task under the step's name. The workspace claim (``workspace_pvc``, mounted at
 ``/workspace`` through kfp-kubernetes) is the run's durable state: the raw data it reads in place, the
 data-hash state cache, training checkpoints (a retried training pod resumes there) and the champion with
 its past releases, so the gate of run N+1 sees what run N promoted. The first task computes the raw
@@ -20,10 +21,10 @@ from components import IMAGE
 from components.baselines.component import baselines
 from components.config.component import resolve_config
 from components.data_version.component import data_version
-from components.engine.component import engine
+from components.engine.component import engine, engine_shard
 from components.evaluate.component import evaluate
 from components.export.component import export
-from components.features.component import features
+from components.features.component import features, features_shard, shard_plan
 from components.gate.component import gate
 from components.ingest.component import ingest
 from components.predict.component import predict
@@ -40,7 +41,7 @@ EVAL_TASKS = list(steps.EVAL_TASKS)
 #: retries of every task: a lost node or an evicted pod costs a retry, not the run
 RETRY = {"num_retries": 3, "backoff_duration": "60s", "backoff_factor": 2.0, "backoff_max_duration": "1800s"}
 #: tasks that are not steps of the table (the run's config and its data version): light resources
-INFRASTRUCTURE = ("resolve_config", "data_version")
+INFRASTRUCTURE = ("resolve_config", "data_version", "shard_plan")
 
 
 def _on(task, step: str, image, gpus=None, workspace_pvc=None):
@@ -108,6 +109,28 @@ def references(params, manifest, features, champion_dir, split, image, gpus=None
     return {"baseline_results": fixed.outputs["results"], "champion_results": champion.outputs["results"]}
 
 
+def sharded_features(params, manifest, data: dict, plan, image, gpus=None, workspace_pvc=None):
+    """The features step of the table, sharded: one task per shard of the ``plan`` (the config's
+    ``pipeline.shards``), each cached by its own inputs (its shard among them), then the merge; the merge task."""
+    with dsl.ParallelFor(plan, name="features-shards") as shard:
+        part = _on(features_shard(params=params, manifest=manifest, shard=shard, **data), "features", image, gpus,
+                   workspace_pvc).set_display_name("features-shard")
+    return _on(features(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data),
+               "features", image, workspace_pvc=workspace_pvc)  # links the parts: no accelerator
+
+
+def sharded_engine(params, manifest, frames, data: dict, plan, image, workspace_pvc=None, after=None):
+    """The engine step, sharded like :func:`sharded_features`, its shards ``after`` a task (the validation);
+    the merge task."""
+    with dsl.ParallelFor(plan, name="engine-shards") as shard:
+        part = _on(engine_shard(params=params, manifest=manifest, features=frames, shard=shard, **data), "engine",
+                   image, workspace_pvc=workspace_pvc).set_display_name("engine-shard")
+        if after is not None:
+            part.after(after)  # data that fails validation goes no further
+    return _on(engine(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data), "engine",
+               image, workspace_pvc=workspace_pvc)
+
+
 @dsl.pipeline(name="momentor", description="Train, evaluate, gate and promote Momentor (arXiv 2402.11435).")
 def momentor_pipeline(
     raw_data_uri: str = "",
@@ -152,13 +175,12 @@ def momentor_pipeline(
 
     manifest = _on(ingest(params=params, **data), "ingest", image, workspace_pvc=workspace_pvc
                    ).outputs["manifest"]
-    extracted = _on(features(params=params, manifest=manifest, **data), "features", image, gpus, workspace_pvc)
+    plan = _on(shard_plan(params=params), "shard_plan", image).output
+    extracted = sharded_features(params, manifest, data, plan, image, gpus, workspace_pvc)
     frames, manifest = extracted.outputs["features"], extracted.outputs["updated_manifest"]
     checked = _on(validate(params=params, manifest=manifest, features=frames, suites=["manifest", "features"],
                            **data), "validate", image, workspace_pvc=workspace_pvc)
-    mined = _on(engine(params=params, manifest=manifest, features=frames, **data), "engine", image,
-                workspace_pvc=workspace_pvc)
-    mined.after(checked)  # data that fails validation goes no further
+    mined = sharded_engine(params, manifest, frames, data, plan, image, workspace_pvc, after=checked)
     corpus = mined.outputs["updated_manifest"]
     instructions = _on(validate(params=params, manifest=corpus, suites=["instructions"], data_version=version),
                        "validate_instructions", image)

@@ -19,6 +19,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from momentor import atomic
 from momentor.data.manifest import QUARANTINE_FILE
 from momentor.data.quarantine import Quarantine, read_quarantine
 
@@ -60,7 +61,7 @@ def part_dir(work: str | Path, step: str, shard: int | str, shards: int) -> Path
 def part_dirs(work: str | Path, step: str, shards: int) -> list[Path]:
     """The parts a merge of ``shards`` reads; every one must exist (its shard finished)."""
     parts = [part_dir(work, step, k, shards) for k in range(shards)]
-    missing = [str(p) for p in parts if not (p / "done").is_file()]
+    missing = [str(p) for p in parts if not (p / "done").is_file() or part_name(p) != p.name]
     if missing:
         raise ShardError(f"cannot merge {step}: no finished part at {', '.join(missing)}; run "
                          f"`momentor {step} --shard K/{shards}` for each missing K first")
@@ -68,8 +69,16 @@ def part_dirs(work: str | Path, step: str, shards: int) -> list[Path]:
 
 
 def mark_done(part: Path) -> None:
-    """Mark a shard's part finished (written last: a killed shard leaves no mark, and the merge waits)."""
-    (part / "done").write_text("")
+    """Mark a shard's part finished (written last: a killed shard leaves no mark, and the merge waits). The
+    mark holds the part's name (``K-of-N``): a part handed over without its folder (an artifact) says which
+    shard it is."""
+    atomic.write_text(part / "done", part.name)
+
+
+def part_name(part: str | Path) -> str:
+    """``K-of-N`` of a finished part, from its mark."""
+    done = Path(part) / "done"
+    return done.read_text().strip() if done.is_file() else ""
 
 
 def merge_quarantine(manifest_dir: Path, stage: str, parts: list[Path], videos: pd.DataFrame) -> int:

@@ -42,7 +42,7 @@ def _tasks() -> dict:
 def _by_step() -> dict:
     """The tasks that run the table's steps, by step name (KFP's display names use '-')."""
     return {t["taskInfo"]["name"].replace("-", "_"): t for t in _tasks().values() if "componentRef" in t
-            and not t["componentRef"]["name"].startswith("comp-condition")}
+            and not t["componentRef"]["name"].startswith(("comp-condition", "comp-for-loop"))}
 
 
 def test_every_task_runs_in_the_image_parameter_with_requests():
@@ -60,7 +60,7 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
     assert "exec-data-version" in containers and "exec-raw-data" not in containers
     assert "exec-importer" not in executors
     gpu = {n for n, c in containers.items() if "accelerator" in c["resources"]}
-    assert gpu == {"exec-features", "exec-train", "exec-train-2", "exec-predict", "exec-rescore-champion"}
+    assert gpu == {"exec-features-shard", "exec-train", "exec-train-2", "exec-predict", "exec-rescore-champion"}
     for name in gpu:
         accelerator = containers[name]["resources"]["accelerator"]
         assert accelerator["resourceType"] == "nvidia.com/gpu"
@@ -103,15 +103,17 @@ def test_export_and_promote_run_only_if_the_gate_passed_and_the_report_on_both_b
 
 
 def test_the_pipeline_runs_exactly_the_step_tables_steps():
-    ran = set(_by_step()) - {"resolve_config", "data_version"}
-    assert ran == {s.name for s in steps.enabled_steps()}
+    shards = {f"{s.name}_shard" for s in steps.enabled_steps() if s.sharded}  # a sharded step's ParallelFor body
+    ran = set(_by_step()) - {"resolve_config", "data_version", "shard_plan"} - shards
+    assert ran == {s.name for s in steps.enabled_steps()} and shards <= set(_by_step())
     for name, task in _by_step().items():
-        if name in ran:
+        if name in ran | shards:
             spec = _spec()["deploymentSpec"]["executors"][f"exec-{task['componentRef']['name'][5:]}"]
             resources = spec["container"]["resources"]
-            need = steps.resources(name)
+            need = steps.resources(name.removesuffix("_shard"))
             assert resources["resourceMemoryLimit"] == need["memory"], name
-            assert "accelerator" in resources if need["gpu"] else "accelerator" not in resources, name
+            gpu = need["gpu"] and not (name in ran and steps.step(name).sharded)  # a merge links the shards' parts
+            assert "accelerator" in resources if gpu else "accelerator" not in resources, name
 
 
 def test_every_task_has_a_retry_policy_with_backoff():
@@ -130,7 +132,7 @@ def test_the_workspace_claim_is_mounted_where_durable_state_is_used():
     # the champion (its re-scoring, gate, report, promote), the checkpoints (both training stages), the raw
     # data read in place
     users = ("rescore_champion", "gate", "report", "promote", "train_gesm", "train_instruct", "data_version", "ingest", "features",
-             "validate", "engine")
+             "validate", "engine", "features_shard", "engine_shard")
     for step in users:
         assert by_executor[step] in mounted, f"{step} does not mount the workspace claim"
         assert mounted[by_executor[step]].endswith("workspace_pvc")
