@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("bench_encoder.py", ["--rounds", "3", "--repeats", "2"], "encoder.json"),
     ("bench_decode.py", [], "decode.json"),
     ("bench_features.py", [], "features.json"),
+    ("bench_shards.py", [], "shards.json"),
     ("bench_train.py", ["--steps", "4"], "train.json"),
     ("bench_validate.py", [], "validate.json"),
     ("bench_eval.py", [], "bench_eval.json"),
