@@ -259,7 +259,9 @@ def rescore(
         tasks: the tasks the candidate was evaluated on.
         fingerprint_of: task -> the fingerprint of the split's ground truth.
         evaluate: (task, predictions file) -> the task result on the split.
-        predict: (checkpoint folder, predictions folder) -> writes ``<task>.json`` predictions of the split.
+        predict: (checkpoint folder, predictions folder, tasks) -> writes ``<task>.json`` predictions of the
+            split for ``tasks``: those whose stored predictions cannot be reused (the ground truth changed, or
+            the champion was promoted before the task was evaluated); the others are reused.
         out: folder of the results, the marker ``champion.json`` and ``predictions/``.
     """
     champion, out = Path(champion), Path(out)
@@ -273,20 +275,22 @@ def rescore(
     predictions = out / "predictions"
     current = {task: fingerprint_of(task) for task in tasks}
     stored = {task: _stored_fingerprint(champion, task) for task in tasks}
-    reusable = all(current[t] == stored[t] and (champion / "predictions" / f"{t}.json").is_file() for t in tasks)
+    reused = [t for t in tasks if current[t] == stored[t] and (champion / "predictions" / f"{t}.json").is_file()]
+    redo = [t for t in tasks if t not in reused]
     if predictions.exists():
         shutil.rmtree(predictions)
-    if reusable:
-        shutil.copytree(champion / "predictions", predictions)
-        source = "reused: the split's ground truth is unchanged since its promotion"
-    else:
-        changed = [t for t in tasks if current[t] != stored[t]]
-        log.info("the champion predicts the split again (%s)",
+    predictions.mkdir(parents=True)
+    for task in reused:
+        shutil.copy2(champion / "predictions" / f"{task}.json", predictions / f"{task}.json")
+    source = "reused: the split's ground truth is unchanged since its promotion"
+    if redo:
+        changed = [t for t in redo if stored[t] is not None and stored[t] != current[t]]
+        log.info("the champion predicts the split again for %s (%s)", ", ".join(redo),
                  f"ground truth changed: {', '.join(changed)}" if changed else "no stored predictions")
-        predict(model_folder(champion), predictions)
+        predict(model_folder(champion), predictions, tuple(redo))
         source = "predicted with the champion's checkpoint: " + (
             "the split's ground truth changed since its promotion" if changed else "no stored predictions"
-        )
+        ) + (f" ({', '.join(redo)}; reused for {', '.join(reused)})" if reused else "")
     for task in tasks:
         write_json(out / f"{task}.json", evaluate(task, predictions / f"{task}.json"))
     marker = {

@@ -122,14 +122,14 @@ def run_rescore_champion(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
 
-    def predict(checkpoint, out):
+    def predict(checkpoint, out, redo):
         # the champion's checkpoint on the candidate's split: the same verb function as `momentor predict`
         from momentor.train.launch import passive_thread_waits
 
         passive_thread_waits()  # before torch is imported
         from momentor.infer.predict import predict as run_predict
 
-        run_predict(cfg, checkpoint, out, split=args.split, manifest_dir=args.gt, tasks=tuple(args.tasks))
+        run_predict(cfg, checkpoint, out, split=args.split, manifest_dir=args.gt, tasks=redo)
 
     marker = champion.rescore(
         _champion_dir(args, cfg),
