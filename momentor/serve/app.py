@@ -32,6 +32,7 @@ import logging
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -71,11 +72,15 @@ def create_app(source: str | Path, settings: ServeConfig | None = None, load=Non
     settings = settings or ServeConfig()
     served = Served(source, load)
     slots = Slots(settings.concurrency, settings.queue)
+    # the answers run on these threads only: torch's OpenMP thread team is per calling thread, so a fixed
+    # set of threads reuses its teams instead of starting new ones on whichever pool thread is free
+    workers = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="momentor-answer")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         threading.Thread(target=served.load, name="momentor-load", daemon=True).start()
         yield
+        workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="momentor", summary="Momentor: when things happen in a video", lifespan=lifespan)
     app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * 1e6))
@@ -113,7 +118,8 @@ def create_app(source: str | Path, settings: ServeConfig | None = None, load=Non
                     path = Path(tmp) / Path(video.filename or "video").name
                     with path.open("wb") as f:
                         await asyncio.to_thread(shutil.copyfileobj, video.file, f)
-                    return as_dict(await asyncio.to_thread(call, model, path))
+                    answered = await asyncio.get_running_loop().run_in_executor(workers, call, model, path)
+                    return as_dict(answered)
         except Busy as err:
             raise HTTPException(503, str(err), headers={"Retry-After": "1"}) from None
         except BadInput as err:

@@ -94,7 +94,12 @@ def test_gate_passing_exports_and_promotes_failing_reports(tmp_path, package, ca
     assert {"baselines", "rescore-champion", "promote", "export", "report"} <= set(passed["ran"])
     promotion = json.loads((champion / "promotion.json").read_text())
     assert promotion["checkpoint"] == str(Path(candidate["candidate_uri"]).resolve())
-    assert (champion / "checkpoint" / checkpoint.WEIGHTS).is_file()
+    # the released model (Hugging Face layout), its card with the baselines beside its scores
+    from momentor.model.card import read_card_metadata
+
+    assert (champion / "model" / "model.safetensors").is_file()
+    card = read_card_metadata(champion / "model" / "README.md")
+    assert card["momentor"]["preset"] == "tiny" and "random" in card["momentor"]["baselines"]
     assert (champion / "predictions" / "grounding.json").is_file()  # kept for the next gate's re-scoring
     assert os.path.isfile(os.path.join(passed["run_dir"], "export", "onnx", "encoder.onnx"))
     first_release = os.path.realpath(champion)
