@@ -233,11 +233,11 @@ def export_model(cfg: Config, out: str | Path, checkpoint: str | Path | None = N
     Returns:
         The metadata written to ``out/metadata.json``.
     """
-    from momentor.model import checkpoint as checkpoint_lib
+    from momentor.model import pretrained
     from momentor.model.builders import build_model, preset_spec
 
     if checkpoint is not None:
-        model, model_cfg = checkpoint_lib.load(checkpoint, with_encoder=True)
+        model, model_cfg = pretrained.load(checkpoint, with_encoder=True)  # a release or a checkpoint
     else:
         model, model_cfg = build_model(cfg.model, seed=cfg.seed, with_encoder=True), cfg
     model.eval()

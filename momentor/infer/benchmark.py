@@ -45,11 +45,11 @@ BENCHMARK_TASKS = {
 def benchmark_config(cfg: config_lib.Config, fmt: str, annotations, videos, out, checkpoint) -> config_lib.Config:
     """``cfg`` reading only the benchmark, working under ``<out>/work``, with the checkpoint's model section."""
     from momentor.config import SourceConfig
-    from momentor.model import checkpoint as model_checkpoint
+    from momentor.model import pretrained
 
     if fmt not in BENCHMARK_TASKS:
         raise ValueError(f"benchmark format {fmt!r}: use one of {', '.join(BENCHMARK_TASKS)}")
-    trained = model_checkpoint.load_config(model_checkpoint.resolve(checkpoint))
+    trained = pretrained.load_config(pretrained.resolve(checkpoint))  # a released model or a checkpoint
     source = SourceConfig(format=fmt, path=str(annotations), videos=None if videos is None else str(videos))
     data = cfg.data.model_copy(update={"sources": [source]})
     paths = cfg.paths.model_copy(update={"work": str(Path(out) / "work")})
