@@ -26,6 +26,7 @@ BENCHMARKS = [
     ("bench_validate.py", [], "validate.json"),
     ("bench_eval.py", [], "bench_eval.json"),
     ("bench_pipeline.py", [], "pipeline.json"),
+    ("bench_serve.py", [], "serve.json"),
 ]
 
 
