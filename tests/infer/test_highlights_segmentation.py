@@ -181,3 +181,30 @@ def test_benchmark_runs_the_zero_shot_evaluation_on_a_copy_of_qvhighlights(tiny_
     assert set(json.loads((out / "metrics.json").read_text())) == {"qvhighlights"}
     predicted = [json.loads(x) for x in (out / "predictions" / "qvhighlights.json").read_text().splitlines()]
     assert [len(p["pred_saliency_scores"]) for p in predicted] == [75, 75]  # int(150 / 2) clips each
+
+
+def test_benchmark_runs_the_zero_shot_segmentation_on_a_copy_of_breakfast(tiny_checkpoint, fixtures_dir, tmp_path,
+                                                                          in_checkout):
+    """One Breakfast test video (its native 15 fps labels, mapping and split bundle) with a real H.264 file of
+    its length; SIL is the background that fills the frames no caption covers."""
+    from video_files import write_counter_video
+
+    video = "P04_cam01_P04_tea"
+    labels = (fixtures_dir / "breakfast" / "groundTruth" / f"{video}.txt").read_text().split()
+    copy = tmp_path / "breakfast"
+    (copy / "groundTruth").mkdir(parents=True)
+    (copy / "groundTruth" / f"{video}.txt").write_text("\n".join(labels) + "\n")
+    (copy / "mapping.txt").write_text((fixtures_dir / "breakfast" / "mapping.txt").read_text())
+    (copy / "test.split1.bundle").write_text(f"{video}.txt\n")
+    (tmp_path / "videos").mkdir()
+    write_counter_video(tmp_path / "videos" / f"{video}.mp4", count=len(labels), fps=15)
+    out = tmp_path / "out"
+    assert main(["benchmark", "breakfast", "--params", "params.yaml", "-S", "model.preset=tiny", "-S",
+                 "eval.segmentation_background=[SIL]", "--annotations", str(copy), "--videos", str(tmp_path / "videos"),
+                 "--checkpoint", str(tiny_checkpoint), "--out", str(out)]) == 0
+    result = json.loads((out / "action_segmentation.json").read_text())
+    assert result["num_frames"] == len(labels) and result["background"] == ["SIL"]
+    predicted = json.loads((out / "predictions" / "action_segmentation.json").read_text())[video]
+    assert len(predicted) == len(labels) and set(predicted) <= set(labels) | {"SIL"}
+    # MoF is the share of frames whose label is right: recomputed from the two label lists
+    assert result["MoF"] == round(100 * sum(a == b for a, b in zip(predicted, labels)) / len(labels), 2)
