@@ -179,8 +179,9 @@ def _steps_here(data, overrides):
     tasks, entry = {}, {}
     for row in STEPS:
         name, timeout = row["name"], TIMEOUTS.get(row["kind"], RETRIES["execution_timeout"])
-        tasks[name] = entry[name] = momentor_step(name, requests[name], resources=row["resources"],
-                                                  execution_timeout=timeout)
+        # a merge links its shards' parts: the shards get the accelerator, the merge none
+        need = {**row["resources"], "gpu": False} if row.get("sharded") else row["resources"]
+        tasks[name] = entry[name] = momentor_step(name, requests[name], resources=need, execution_timeout=timeout)
         if row.get("sharded"):
             argvs = shard_requests.override(task_id=f"{name}_shard_requests")(requests[f"{name}_shard"], plan)
             entry[name] = momentor_steps_mapped(f"{name}_shard", argvs, resources=row["resources"],

@@ -19,6 +19,7 @@ def pods(dags_folder: str) -> dict:
     from airflow.dag_processing.dagbag import BundleDagBag
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.sdk import XComArg
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
     from kubernetes.client import ApiClient
 
     for name in ("momentor", "kfp", "torch"):  # not in the Airflow image: parsing must not need them
@@ -29,6 +30,10 @@ def pods(dags_folder: str) -> dict:
     for dag_id, dag in bag.dags.items():
         out[dag_id] = {}
         for task in dag.tasks:
+            if isinstance(task, MappedOperator) and task.operator_class is KubernetesPodOperator:
+                # a mapped step (a shard): one pod per element of an upstream task's list, the same but for argv
+                upstream = task.expand_input.value["arguments"].operator.task_id
+                task = task.unmap({"arguments": [f"<an element of the xcom of {upstream}>"]})
             if isinstance(task, KubernetesPodOperator):
                 if isinstance(task.arguments, XComArg):  # the argv an upstream task computes at run time
                     task.arguments = [f"<xcom of {task.arguments.operator.task_id}>"]

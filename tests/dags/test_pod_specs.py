@@ -57,12 +57,18 @@ def test_every_step_runs_in_a_pod_sized_by_the_step_table(pods):
     retrain = pods["momentor_retrain"]
     assert [t for t in retrain if t in {row["name"] for row in STEPS}] == [row["name"] for row in STEPS]
     checked = 0
+    # a sharded step's pods: one per shard (mapped) with the step's resources, and the merge without a GPU
+    shards = [{**row, "name": f"{row['name']}_shard"} for row in STEPS if row.get("sharded")]
+    merges = {row["name"] for row in STEPS if row.get("sharded")}
+    assert merges == {"features", "engine"}
     for dag_id, tasks in pods.items():
-        for row in STEPS:
+        for row in [*STEPS, *shards]:
             if row["name"] not in tasks:
                 continue
             assert tasks[row["name"]] is not None, f"{dag_id}.{row['name']} is not a KubernetesPodOperator"
-            resources, want = _main(tasks[row["name"]])["resources"], row["resources"]
+            merge = dag_id == "momentor_retrain" and row["name"] in merges  # the ingestion DAG runs features whole
+            want = {**row["resources"], "gpu": False} if merge else row["resources"]
+            resources = _main(tasks[row["name"]])["resources"]
             where = f"{dag_id}.{row['name']} ({want})"
             assert resources["requests"] == {"cpu": want["cpu"], "memory": want["memory"]}, where
             assert resources["limits"]["memory"] == want["memory"], where  # over it, the pod is OOM-killed
@@ -71,7 +77,7 @@ def test_every_step_runs_in_a_pod_sized_by_the_step_table(pods):
             if want["gpu"]:
                 assert int(resources["limits"][GPU]) >= 1, where
             checked += 1
-    assert checked == len(STEPS) + 3  # the retraining DAG's steps and the ingestion DAG's three checks
+    assert checked == len(STEPS) + len(shards) + 3  # the retraining DAG's steps, shards, the ingestion's 3 checks
     gpu_steps = sorted(row["name"] for row in STEPS if row["resources"]["gpu"])
     # extraction, training, prediction (of the candidate, and of the champion on a changed split)
     assert gpu_steps == ["features", "predict", "rescore_champion", "train_gesm", "train_instruct"]
