@@ -164,6 +164,8 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         videos = sharding.select(videos, *shard)
     with_file = videos[videos["path"] != ""]
     out = feature_dir(cfg, shard)
+    if shard is not None:
+        sharding.start_part(out.parent)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.tmp"):
         stale.unlink()

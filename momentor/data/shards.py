@@ -68,6 +68,14 @@ def part_dirs(work: str | Path, step: str, shards: int) -> list[Path]:
     return parts
 
 
+def start_part(part: Path) -> Path:
+    """Open a shard's part for writing: its mark goes first, so a re-run killed halfway is not merged as the
+    finished run it replaces."""
+    part.mkdir(parents=True, exist_ok=True)
+    (part / "done").unlink(missing_ok=True)
+    return part
+
+
 def mark_done(part: Path) -> None:
     """Mark a shard's part finished (written last: a killed shard leaves no mark, and the merge waits). The
     mark holds the part's name (``K-of-N``): a part handed over without its folder (an artifact) says which

@@ -100,6 +100,10 @@ def test_a_merge_waits_for_every_shard_and_bad_shards_are_refused(runs, tmp_path
     assert main(["features", *common, "--merge", "3"]) == 1
     err = capsys.readouterr().err
     assert "1-of-3" in err and "2-of-3" in err and "0-of-3" not in err and "--shard K/3" in err
+    # a shard run again and killed halfway leaves no finished mark: its stale part is not merged
+    shards.start_part(tmp_path / "shards" / "features" / "0-of-3")
+    with pytest.raises(shards.ShardError, match="0-of-3"):
+        shards.part_dirs(tmp_path, "features", 3)
     for bad in ("3/3", "1", "-1/2", "a/b"):
         assert main(["features", *common, f"--shard={bad}"]) == 1
         assert "is not K/N" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def run_engine(
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     videos = read_table(manifest_dir, "videos")
     if shard is not None:
-        part = sharding.part_dir(cfg.paths.work, "engine", *shard)
+        part = sharding.start_part(sharding.part_dir(cfg.paths.work, "engine", *shard))
         quarantine = Quarantine(part / QUARANTINE_FILE, "engine")
         tables, tally = _mine(cfg, manifest_dir, sharding.select(videos, *shard), quarantine, rewriter)
         write_part(part, tables, tally)
