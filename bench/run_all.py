@@ -23,6 +23,7 @@ BENCHMARKS = [
     ("bench_features.py", [], "features.json"),
     ("bench_shards.py", [], "shards.json"),
     ("bench_train.py", ["--steps", "4"], "train.json"),
+    ("bench_train_processes.py", [], "train_processes.json"),
     ("bench_validate.py", [], "validate.json"),
     ("bench_eval.py", [], "bench_eval.json"),
     ("bench_pipeline.py", [], "pipeline.json"),

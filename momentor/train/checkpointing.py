@@ -14,6 +14,10 @@ Atomic: the model checkpoint is written to ``<name>.staging`` (itself atomically
 added, and the folder is renamed to its name. A kill at any point leaves either the previous checkpoints or
 a ``.staging`` folder, which is never taken for a checkpoint and is removed on the next start. Nothing is
 unpickled when loading: tensors come from safetensors, the rest from JSON.
+
+One checkpoint for any number of processes: every process takes part in gathering the optimizer state
+whole (ZeRO partitions it), rank 0 alone writes. A run saved on W processes continues on any other number
+with the same global batch (micro batch × accumulation × processes) and computes the same losses.
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ STATE_TENSORS = "training_state.safetensors"
 RNG_TENSOR = "rng::torch"
 FINAL = model_checkpoint.FINAL
 STEP_NAME = re.compile(r"^step_(\d{8})$")
-# keys that may differ between a run and its resumption without changing what it computes
-RESUME_IGNORED = ("paths", "train.checkpoint_every", "train.keep_checkpoints")
+# keys that may differ between a run and its resumption without changing what it computes; the
+# accumulation steps may change with the number of processes as long as the global batch stays (checked
+# on the step plans: see global_batch)
+RESUME_IGNORED = (
+    "paths", "train.checkpoint_every", "train.keep_checkpoints", "train.gradient_accumulation_steps"
+)
 
 
 @dataclass
@@ -145,12 +153,30 @@ def check_resumable(folder: Path, cfg: config_lib.Config, state: dict) -> None:
     for key in ("stage", "data_version", "init"):
         if saved_state.get(key) != state.get(key):
             differ.append(key)
+    (saved_batch, saved_how), (batch, how) = global_batch(saved_state["plan"]), global_batch(state["plan"])
+    if saved_batch != batch:
+        differ.append(f"global batch {saved_how} then, {how} now: set train.gradient_accumulation_steps so "
+                      f"that micro_batch_size × gradient_accumulation_steps × processes = {saved_batch}")
     if differ:
         raise CheckpointMismatch(
             f"{folder} was written by a run with other settings or data ({', '.join(differ)}); continue it "
             "with "
             "the same params and data, or start over with --restart (or another --out)"
         )
+
+
+def global_batch(plan: dict) -> tuple[int, str]:
+    """Examples per optimizer step of a step plan (``schedule.StagePlan`` as a dict), and their factors.
+
+    Only this product must stay when a run continues on another number of processes: step s reads the same
+    examples in the same micro-batches on any number of processes with the same global batch
+    (:func:`momentor.train.schedule.step_micro_batches`), and the optimizer state is saved whole
+    (:mod:`momentor.train.optimizer_state`). So a run saved on 2 processes with 1 accumulation step continues
+    on 1 process with 2, and the reverse.
+    """
+    size = plan["micro_batch_size"] * plan["accumulation"] * plan["world_size"]
+    factors = f"{plan['micro_batch_size']} × {plan['accumulation']} × {plan['world_size']} processes"
+    return size, f"{size} = {factors}"
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:

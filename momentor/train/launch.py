@@ -5,10 +5,18 @@ sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT
 code then runs unchanged. Without a launcher this module makes the process a world of one: rank 0 on
 127.0.0.1 with a free port, the gloo backend, and DeepSpeed's CPU accelerator when there is no GPU.
 
+One node, one process per GPU: ``momentor train --nproc-per-node N`` (or ``auto``: one per visible GPU)
+runs the same command again under ``torch.distributed.run --standalone`` (:func:`run_processes`)::
+
+    momentor train --stage gesm --nproc-per-node auto ...
+
 Cluster, 8 GPUs on each of 2 nodes (the same command on every node, or ``deepspeed`` with a hostfile)::
 
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-endpoint HEAD:29500 -m momentor.cli train --stage gesm ...
     deepspeed --hostfile hosts --num_gpus 8 --module momentor.cli train --stage gesm ...
+
+Each process reads its own part of every global batch (:func:`momentor.train.schedule.step_micro_batches`);
+rank 0 alone logs, writes the metrics and writes checkpoints, which every process helps gather.
 """
 
 from __future__ import annotations
@@ -16,7 +24,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -119,3 +131,57 @@ def init_process_group(place: ProcessPlace) -> None:
     if not dist.is_initialized():
         skip_shared_memory_collectives(place)
         deepspeed.init_distributed(dist_backend=place.backend, auto_mpi_discovery=False)
+
+
+def processes_per_node(value: str) -> int:
+    """``--nproc-per-node``: a number, or ``auto``: one process per visible GPU, and one without GPUs.
+
+    (``torchrun --nproc-per-node auto`` starts one per CPU core without GPUs: here a CPU run stays one
+    process, which uses every core through its threads.)
+    """
+    if value == "auto":
+        import torch
+
+        return max(torch.cuda.device_count(), 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--nproc-per-node {value!r}: give a number of processes (1, 2, ...) or auto")
+    return int(value)
+
+
+def launched_world_size() -> int:
+    """The processes a launcher (torchrun, deepspeed, a TrainJob) started with this one; 1 when none did."""
+    return int(os.environ.get("WORLD_SIZE", "1")) if "RANK" in os.environ else 1
+
+
+def run_processes(nproc: int, argv: list[str]) -> int:
+    """``python -m momentor.cli <argv>`` as ``nproc`` processes of one node, under ``torch.distributed.run``.
+
+    ``--standalone`` rendezvous on a free local port; the launcher variables of this process are not passed
+    on (each worker gets its own). ``OMP_NUM_THREADS`` (unless set) shares the CPU cores out among the
+    workers. SIGTERM and SIGINT are passed to the launcher, which passes them to the workers: they finish
+    their step, write a checkpoint, and this returns 143 as a single process would. Returns the exit code.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
+    if "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(len(os.sched_getaffinity(0)) // nproc, 1))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "momentor.cli", *argv]
+    log.info("training in %d processes: %s", nproc, " ".join(command[1:]))
+    launcher = subprocess.Popen(command, env=env)
+    signalled: list[int] = []
+
+    def forward(signum, frame):
+        signalled.append(signum)
+        launcher.send_signal(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = launcher.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code and signal.SIGTERM in signalled:
+        return 128 + signal.SIGTERM  # what the orchestrator expects of a terminated step (the launcher says 1)
+    return code

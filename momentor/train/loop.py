@@ -7,7 +7,8 @@ The stage's examples come from the manifest and the cached features (:mod:`momen
 step plan and the data order from :mod:`momentor.train.schedule`. Every ``train.checkpoint_every`` steps
 and at the end a full checkpoint is written (:mod:`momentor.train.checkpointing`); started again with the
 same ``--out``, the run continues from its newest checkpoint and computes the same losses at the same steps
-as if it had never stopped. A disabled stage (``train.<stage>.enabled: false``, the GESM ablation) writes
+as if it had never stopped, on any number of processes with the same global batch (``--nproc-per-node``,
+:mod:`momentor.train.launch`). A disabled stage (``train.<stage>.enabled: false``, the GESM ablation) writes
 its starting weights as its final checkpoint, so a pipeline keeps its shape.
 """
 
@@ -92,27 +93,58 @@ def train_step(engine, micro_batches: list[Batch]) -> dict[str, float]:
     return {key: value / len(micro_batches) for key, value in totals.items()}
 
 
-def validation_loss(engine, dataset: StageDataset, pad_id: int, micro_batch: int) -> float:
-    """The mean loss over the held-out examples, without gradients (the weights and the RNG are untouched)."""
+def validation_loss(
+    engine, dataset: StageDataset, pad_id: int, micro_batch: int, place: launch.ProcessPlace
+) -> float:
+    """The mean loss over the held-out examples, without gradients (the weights and the RNG are untouched).
+
+    The examples are cut into micro-batches as in a single process, and the processes take them in turn
+    (rank r the r-th, (r+W)-th, ...): each batch's loss is the one world size 1 computes, and their sum is
+    added up across processes.
+    """
     engine.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for start in range(0, len(dataset), micro_batch):
+        for start in range(place.rank * micro_batch, len(dataset), place.world_size * micro_batch):
             indices = list(range(start, min(start + micro_batch, len(dataset))))
             out = engine(dataset.batch(indices, pad_id).to(engine.device))
             total, count = total + float(out["loss"]) * len(indices), count + len(indices)
     engine.train()
+    total, count = sum_over_processes([total, count], place.world_size)
     return total / max(count, 1)
 
 
-def mean_over_processes(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+def sum_over_processes(values: list[float], world_size: int) -> list[float]:
+    """``values`` added up element by element over all processes (float64; unchanged in a world of one)."""
     if world_size == 1:
-        return metrics
+        return values
     import deepspeed.comm as dist
 
-    values = torch.tensor([metrics[k] for k in LOGGED], dtype=torch.float64)
-    dist.all_reduce(values)
-    return {k: float(v) / world_size for k, v in zip(LOGGED, values)}
+    summed = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(summed)
+    return summed.tolist()
+
+
+def mean_over_processes(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+    summed = sum_over_processes([metrics[k] for k in LOGGED], world_size)
+    return {k: v / world_size for k, v in zip(LOGGED, summed)}
+
+
+def any_process(flag: bool, world_size: int) -> bool:
+    """Whether ``flag`` is set in any process: every process then takes the same branch.
+
+    SIGTERM reaches the processes of a launch one by one; a process that saw it one step before its peers
+    would enter the (collective) checkpoint save while they enter the next step's all-reduce, and both wait.
+    """
+    return sum_over_processes([float(flag)], world_size)[0] > 0
+
+
+def barrier(place: launch.ProcessPlace) -> None:
+    """Wait for every process (after rank 0 wrote or deleted files the others are about to read)."""
+    if place.world_size > 1:
+        import deepspeed.comm as dist
+
+        dist.barrier()
 
 
 def seed_everything(seed: int) -> None:
@@ -197,6 +229,7 @@ def _save_step(cfg: Config, out: Path, model, engine, state: dict, step: int, ro
     checkpointing.save(folder, model, cfg, engine, {**state, "step": step, "metrics": row}, place.is_main)
     if place.is_main:
         checkpointing.prune(out, cfg.train.keep_checkpoints)
+    barrier(place)
     return folder
 
 
@@ -223,13 +256,12 @@ def _run_steps(cfg: Config, out: Path, model, engine, dataset, state: dict, plan
         last = step + 1 == plan.total_steps
         held_out = None
         if val is not None and (last or (step + 1) % cfg.train.checkpoint_every == 0):
-            held_out = validation_loss(engine, val, pad_id, cfg.train.micro_batch_size)
+            held_out = validation_loss(engine, val, pad_id, cfg.train.micro_batch_size, place)
         row = progress.step(step + 1, mean_over_processes(metrics, place.world_size), lr, held_out)
-        if (step + 1) % cfg.train.checkpoint_every == 0 and not last:
+        stop = any_process(sigterm.received, place.world_size) and not last
+        if stop or ((step + 1) % cfg.train.checkpoint_every == 0 and not last):
             _save_step(cfg, out, model, engine, state, step + 1, row, place)
-        elif sigterm.received and not last:
-            _save_step(cfg, out, model, engine, state, step + 1, row, place)
-        if sigterm.received and not last:
+        if stop:
             progress.close()
             raise Preempted(f"{stage}: SIGTERM after step {step + 1} of {plan.total_steps}; checkpoint written, "
                             "the next start resumes from it")
@@ -249,13 +281,15 @@ def train(
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
     out = Path(out)
-    if restart:
+    place = launch.process_place()
+    launch.init_process_group(place)
+    if restart and place.is_main:
         shutil.rmtree(out, ignore_errors=True)
+    barrier(place)  # every process sees the same folder from here on
     final = out / checkpointing.FINAL
     if checkpointing.is_complete(final):
         log.info("%s is done already (%s); pass --restart to train it again", stage, final)
         return final
-    place = launch.process_place()
     out.mkdir(parents=True, exist_ok=True)
     if place.is_main:
         checkpointing.remove_staging(out)
@@ -268,7 +302,10 @@ def train(
             stage,
             stage,
         )
-        return checkpointing.save_untrained(final, model, cfg, {**state, "step": 0, "skipped": True})
+        if place.is_main:
+            checkpointing.save_untrained(final, model, cfg, {**state, "step": 0, "skipped": True})
+        barrier(place)
+        return final
 
     manifest_dir = Path(manifest_dir or Path(cfg.paths.work) / "manifest")
     dataset, state["data_version"] = stage_dataset(cfg, stage, model, manifest_dir)
@@ -284,7 +321,6 @@ def train(
     )
     bf16 = use_bf16(cfg.train)
     prepare_model(model, cfg, bf16)
-    launch.init_process_group(place)
     engine = build_engine(model, cfg, stage, plan, place, bf16, out)
     done = resume(out, cfg, model, engine, state, plan)
 
@@ -303,5 +339,6 @@ def train(
     checkpointing.save(final, model, cfg, engine, summary, place.is_main)
     if place.is_main:
         write_summary(out, plan.epochs)
+    barrier(place)  # the next stage in this process starts from ``final``: it must be whole on every rank
     log.info("%s finished: %s", stage, final)
     return final
