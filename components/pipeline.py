@@ -113,8 +113,8 @@ def sharded_features(params, manifest, data: dict, plan, image, gpus=None, works
     """The features step of the table, sharded: one task per shard of the ``plan`` (the config's
     ``pipeline.shards``), each cached by its own inputs (its shard among them), then the merge; the merge task."""
     with dsl.ParallelFor(plan, name="features-shards") as shard:
-        part = _on(features_shard(params=params, manifest=manifest, shard=shard, **data), "features", image, gpus,
-                   workspace_pvc).set_display_name("features-shard")
+        part = _on(features_shard(params=params, manifest=manifest, shard=shard, gpus=gpus or 0, **data), "features",
+                   image, gpus, workspace_pvc).set_display_name("features-shard")
     return _on(features(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data),
                "features", image, workspace_pvc=workspace_pvc)  # links the parts: no accelerator
 

@@ -20,10 +20,11 @@ def shard_plan(params: Input[Artifact]) -> list:
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def features_shard(params: Input[Artifact], raw: str, data_version: str, manifest: Input[Dataset], shard: str,
-                   part: Output[Dataset]):
+                   part: Output[Dataset], gpus: int = 0):
     """``momentor features --shard K/N``: the features of shard K's videos (its part, with its quarantine
     entries). KFP caches each shard by its inputs, ``shard`` included: a retried or re-run shard redoes
-    only its own videos."""
+    only its own videos. ``gpus`` is the task's accelerator count, an input so that KFP hands the pipeline's
+    ``gpus`` into the ParallelFor (kfp 2.17 does not for an accelerator limit alone: the loop then lacks it)."""
     from momentor.artifact_workspace import run_verb
     from momentor.data.shards import parse_shard, part_dir
 

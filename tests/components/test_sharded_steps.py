@@ -48,6 +48,12 @@ def test_each_sharded_step_is_a_parallel_for_over_the_plan_then_a_merge_of_the_c
         assert shard["inputs"]["parameters"]["shard"] == {
             "componentInputParameter": loop["parameterIterator"]["itemInput"]}
         assert "data_version" in shard["inputs"]["parameters"] and shard["retryPolicy"]["maxRetryCount"] >= 2
+        # every pipeline input the shard reads reaches the loop (kfp 2.17 dropped `gpus`, used by an accelerator
+        # limit alone, and the run failed: "Parent pipeline input argument 'pipelinechannel--gpus' not found")
+        reached = set(spec["components"][loop["componentRef"]["name"]]["inputDefinitions"]["parameters"])
+        read = {p["componentInputParameter"] for p in shard["inputs"]["parameters"].values()
+                if "componentInputParameter" in p}
+        assert read <= reached, read - reached
         # the merge, under the step's name, takes the parts collected from the loop
         merge = root[step]
         loop_key = next(k for k, t in root.items() if t is loop)
