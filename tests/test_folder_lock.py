@@ -48,8 +48,13 @@ def test_a_second_run_on_a_busy_folder_fails_naming_the_holder_and_a_killed_hold
 
 
 def test_a_promotion_waits_for_no_one_while_another_holds_the_champion(tmp_path, monkeypatch, capsys):
+    from momentor import config as config_lib
+    from momentor.model import checkpoint
+    from momentor.model.builders import build_model
+
     monkeypatch.chdir(ROOT)
-    (tmp_path / "ckpt").mkdir()
+    cfg = config_lib.from_dict({"model": {"preset": "tiny"}})
+    checkpoint.save(build_model(cfg.model, seed=0, with_encoder=False), cfg, tmp_path / "ckpt")
     (tmp_path / "m.json").write_text('{"grounding": {"R1@0.5": 1.0}}')
     argv = ["promote", "--params", "params.yaml", "--checkpoint", str(tmp_path / "ckpt"), "--metrics",
             str(tmp_path / "m.json"), "--champion", str(tmp_path / "champion"), "--force"]
