@@ -42,7 +42,8 @@ def train(params: Input[Artifact], manifest: Input[Dataset], features: Input[Dat
         if cli.main(argv):
             raise StepFailed(f"the {stage} TrainJob did not complete; its reason is above")
     else:
-        argv = ["train", "--stage", stage, "--out", out, "--no-progress"]
+        # one training process per GPU of the pod (torchrun under the verb); one process on a CPU pod
+        argv = ["train", "--stage", stage, "--out", out, "--no-progress", "--nproc-per-node", str(max(gpus, 1))]
         if init_model is not None:
             argv += ["--init", init_model.path]
         run_verb(argv, params.path, inputs={"manifest": manifest.path, "features": features.path})
