@@ -110,11 +110,13 @@ def references(params, manifest, features, champion_dir, split, image, gpus=None
 
 
 def sharded_features(params, manifest, data: dict, plan, image, gpus=None, workspace_pvc=None):
-    """The features step of the table, sharded: one task per shard of the ``plan`` (the config's
-    ``pipeline.shards``), each cached by its own inputs (its shard among them), then the merge; the merge task."""
-    with dsl.ParallelFor(plan, name="features-shards") as shard:
-        part = _on(features_shard(params=params, manifest=manifest, shard=shard, gpus=gpus or 0, **data), "features",
-                   image, gpus, workspace_pvc).set_display_name("features-shard")
+    """The features step of the table, sharded: one task per item of the ``plan`` (a shard of the config's
+    ``pipeline.shards``, with the raw data and its version), each cached by its own inputs (its shard among
+    them), then the merge; the merge task."""
+    with dsl.ParallelFor(plan, name="features-shards") as item:
+        part = _on(features_shard(params=params, manifest=manifest, shard=item.shard, raw=item.raw,
+                                  data_version=item.data_version, gpus=gpus or 0), "features", image, gpus,
+                   workspace_pvc).set_display_name("features-shard")
     return _on(features(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data),
                "features", image, workspace_pvc=workspace_pvc)  # links the parts: no accelerator
 
@@ -122,9 +124,10 @@ def sharded_features(params, manifest, data: dict, plan, image, gpus=None, works
 def sharded_engine(params, manifest, frames, data: dict, plan, image, workspace_pvc=None, after=None):
     """The engine step, sharded like :func:`sharded_features`, its shards ``after`` a task (the validation);
     the merge task."""
-    with dsl.ParallelFor(plan, name="engine-shards") as shard:
-        part = _on(engine_shard(params=params, manifest=manifest, features=frames, shard=shard, **data), "engine",
-                   image, workspace_pvc=workspace_pvc).set_display_name("engine-shard")
+    with dsl.ParallelFor(plan, name="engine-shards") as item:
+        part = _on(engine_shard(params=params, manifest=manifest, features=frames, shard=item.shard, raw=item.raw,
+                                data_version=item.data_version), "engine", image, workspace_pvc=workspace_pvc
+                   ).set_display_name("engine-shard")
         if after is not None:
             part.after(after)  # data that fails validation goes no further
     return _on(engine(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data), "engine",
@@ -175,7 +178,7 @@ def momentor_pipeline(
 
     manifest = _on(ingest(params=params, **data), "ingest", image, workspace_pvc=workspace_pvc
                    ).outputs["manifest"]
-    plan = _on(shard_plan(params=params), "shard_plan", image).output
+    plan = _on(shard_plan(params=params, **data), "shard_plan", image).output
     extracted = sharded_features(params, manifest, data, plan, image, gpus, workspace_pvc)
     frames, manifest = extracted.outputs["features"], extracted.outputs["updated_manifest"]
     checked = _on(validate(params=params, manifest=manifest, features=frames, suites=["manifest", "features"],

@@ -11,11 +11,13 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def shard_plan(params: Input[Artifact]) -> list:
-    """The shards (``K/N``) the sharded steps fan out over."""
+def shard_plan(params: Input[Artifact], raw: str, data_version: str) -> list:
+    """What the sharded steps fan out over: per shard (``K/N`` of the config's ``pipeline.shards``), the raw
+    data and its version, so that the loop body reads them from its item. (KFP 2.17's local runner sets every
+    upstream task's output parameter a loop reads to the loop item; the item carries them instead.)"""
     from momentor.step_commands import shard_plan as plan
 
-    return plan(params.path, [])
+    return [{"shard": shard, "raw": raw, "data_version": data_version} for shard in plan(params.path, [])]
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

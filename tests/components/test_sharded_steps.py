@@ -46,7 +46,11 @@ def test_each_sharded_step_is_a_parallel_for_over_the_plan_then_a_merge_of_the_c
         # each shard is cached by its own inputs, its shard among them: a retry or re-run redoes only its part
         assert shard["cachingOptions"] == {"enableCache": True}
         assert shard["inputs"]["parameters"]["shard"] == {
-            "componentInputParameter": loop["parameterIterator"]["itemInput"]}
+            "componentInputParameter": loop["parameterIterator"]["itemInput"],
+            "parameterExpressionSelector": 'parseJson(string_value)["shard"]'}
+        # no upstream task's output parameter enters the loop (KFP's local runner would set it to the loop item)
+        assert not [k for k, v in loop["inputs"]["parameters"].items()
+                    if "taskOutputParameter" in v and k != plan], loop["inputs"]["parameters"]
         assert "data_version" in shard["inputs"]["parameters"] and shard["retryPolicy"]["maxRetryCount"] >= 2
         # every pipeline input the shard reads reaches the loop (kfp 2.17 dropped `gpus`, used by an accelerator
         # limit alone, and the run failed: "Parent pipeline input argument 'pipelinechannel--gpus' not found")
@@ -69,7 +73,7 @@ def shards_only(overrides: list, raw: str, manifest_uri: str):
     params = resolve_config(preset="tiny", overrides=overrides).outputs["params"]
     manifest = dsl.importer(artifact_uri=manifest_uri, artifact_class=dsl.Dataset, reimport=True).output
     data = {"raw": raw, "data_version": "test"}
-    plan = shard_plan(params=params).output
+    plan = shard_plan(params=params, **data).output
     extracted = sharded_features(params, manifest, data, plan, IMAGE)
     frames = extracted.outputs["features"]
     sharded_engine(params, extracted.outputs["updated_manifest"], frames, data, plan, IMAGE)
