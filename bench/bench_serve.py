@@ -65,8 +65,8 @@ def main() -> None:
 def _http_seconds(ckpt: Path, clip: Path) -> float:
     import httpx
 
-    sys.path.insert(0, str(ROOT / "tests" / "serve"))
-    from conftest import RunningServer
+    sys.path.insert(0, str(ROOT / "tests" / "api"))
+    from running_server import RunningServer
 
     from momentor.serve.app import create_app
 

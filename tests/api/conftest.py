@@ -1,4 +1,5 @@
-"""Fixtures of the API and server tests: the tiny real corpus, and a tiny model with perturbed weights."""
+"""Fixtures of the API and server tests: the tiny real corpus, a tiny model with perturbed weights, and a
+running server (running_server.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))  # the shared corpus builder lives there
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # running_server.py
 from momentor_tiny_corpus import corpus_overrides, tiny_corpus_root
 
 from momentor import config as config_lib
@@ -38,3 +40,10 @@ def tiny_checkpoint(tiny_corpus, tmp_path_factory) -> Path:
         for tensor in model.trainable_parameters().values():
             tensor.add_(torch.randn(tensor.shape, generator=generator) * 0.5)
     return checkpoint.save(model, cfg, tmp_path_factory.mktemp("ckpt") / "model")
+
+
+@pytest.fixture(scope="session")
+def running_server():
+    from running_server import RunningServer
+
+    return RunningServer
