@@ -30,7 +30,7 @@ def headline_values(result: dict) -> dict[str, float]:
     """The scalar scores of one task's result (counts and nested breakdowns left out)."""
     return {k: float(v) for k, v in result.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and not k.startswith(("num_", "videos_"))
-            and k not in {"gt_windows_past_end"}}
+            and k not in {"gt_windows_past_end", "reference_files"}}
 
 
 def card_metadata(cfg: config_lib.Config, base_models: dict, metrics: dict, baselines: dict,

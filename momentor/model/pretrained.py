@@ -92,6 +92,7 @@ def _write(state: dict, cfg: config_lib.Config, folder: str | Path, metrics, bas
     partial.mkdir(parents=True)
     try:
         save_file(state, str(partial / WEIGHTS), metadata={"format": FORMAT})
+        (partial / WEIGHTS).chmod(0o644)  # safetensors writes 0600; a release is read by others (a server)
         (partial / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         (partial / CARD).write_text(card)
         replace_folder(partial, folder)

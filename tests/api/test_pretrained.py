@@ -17,6 +17,7 @@ from momentor.model import checkpoint, pretrained
 from momentor.model.card import read_card_metadata
 
 METRICS = {"grounding": {"R1@0.5": 22.73, "mIoU": 22.89, "num_queries": 66},
+           "qvhighlights": {"HL-min-VeryGood-mAP": 38.46, "reference_files": 1},
            "dense_captioning": {"METEOR": 6.39, "CIDEr": 9.07, "per_tiou": {"0.3": {"METEOR": 8.46}}}}
 BASELINES = {"random": {"grounding": {"R1@0.5": 9.09, "mIoU": 10.0}}}
 
@@ -34,6 +35,7 @@ def released(model, tmp_path_factory):
 
 def test_layout_is_the_hugging_face_one(released, tiny_checkpoint):
     assert sorted(p.name for p in released.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in released.iterdir())  # readable by a server's user
     config = json.loads((released / "config.json").read_text())
     assert config["model_type"] == "momentor" and config["architectures"] == ["Momentor"]
     assert config["preset"] == "tiny" and config["data_version"] == "abc123"
@@ -50,6 +52,7 @@ def test_model_card_carries_metrics_data_version_preset_and_use(released):
     results = {r["task"]["type"]: {m["type"]: m["value"] for m in r["metrics"]} for r in meta["model-index"][0]["results"]}
     assert results["temporal-grounding"] == {"R1@0.5": 22.73, "mIoU": 22.89}  # counts are not metrics
     assert results["dense-video-captioning"] == {"METEOR": 6.39, "CIDEr": 9.07}
+    assert results["highlight-detection"] == {"HL-min-VeryGood-mAP": 38.46}
     assert meta["momentor"]["baselines"]["random"]["grounding"]["R1@0.5"] == 9.09
     text = (released / "README.md").read_text()
     for section in ("## Intended use", "## Limits", "## Evaluation", "Momentor.from_pretrained"):
