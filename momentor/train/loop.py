@@ -154,16 +154,21 @@ def seed_everything(seed: int) -> None:
 
 
 def load_init(model, cfg: Config, init: str | Path | None) -> dict | None:
-    """Start from another stage's checkpoint (its model settings must be these)."""
+    """Start from another stage's checkpoint or a released model (its model settings must be these)."""
     if init is None:
         return None
-    init = model_checkpoint.resolve(init)
-    if model_checkpoint.load_config(init).model != cfg.model:
+    from safetensors.torch import load_file
+
+    from momentor.model import pretrained
+
+    init = pretrained.resolve(init)
+    if pretrained.load_config(init).model != cfg.model:
         raise ValueError(
-            f"--init {init} was trained with other model settings; see its config.yaml `model` section"
+            f"--init {init} was trained with other model settings; see the `model` section of its config"
         )
-    model_checkpoint.load_weights(model, init)
-    return {"path": str(init), "sha256": file_sha256(init / model_checkpoint.WEIGHTS)}
+    weights = pretrained.weights_file(init)
+    model_checkpoint.load_state(model, load_file(str(weights)), init)
+    return {"path": str(init), "sha256": file_sha256(weights)}
 
 
 def stage_dataset(cfg: Config, stage: str, model, manifest_dir: Path) -> tuple[StageDataset, dict]:
