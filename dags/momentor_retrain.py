@@ -40,7 +40,8 @@ import datetime as dt
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from momentor_step_table import STEPS
 from momentor_steps import (CHAMPION, EXECUTION, GPUS, KFP_ENDPOINT, KFP_POLL, KFP_WAIT, PARAMS_FILE, RETRIES,
-                            TIMEOUTS, WORKSPACE, WORKSPACE_PVC, momentor_step, momentor_steps_mapped, summary_file)
+                            TIMEOUTS, TRAINJOB_TEMPLATE, WORKSPACE, WORKSPACE_PVC, momentor_step,
+                            momentor_steps_mapped, summary_file)
 
 SCHEDULE = "0 3 * * 1"  # = the config's pipeline.schedule (momentor/config/sections.py)
 RAW_DATA = Asset("momentor://data/raw")
@@ -235,6 +236,8 @@ def _on_kubeflow(data, overrides):
             argv += ["--arg", f"gpus={GPUS}"]
         if (params or {}).get("nodes"):  # GPUS per node then, on every training node
             argv += ["--arg", f"nodes={params['nodes']}"]
+            if TRAINJOB_TEMPLATE:  # the momentor release's template (its name follows the release)
+                argv += ["--arg", f"trainjob_template={TRAINJOB_TEMPLATE}"]
         return argv + ["--out", summary_file()]
 
     submitted = momentor_step("submit_pipeline", submit_request(data, overrides))

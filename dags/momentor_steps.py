@@ -46,6 +46,8 @@ WORKSPACE_PVC = os.environ.get("MOMENTOR_WORKSPACE_PVC", "")
 SERVICE_ACCOUNT = os.environ.get("MOMENTOR_SERVICE_ACCOUNT", "momentor")
 KFP_SECRET = os.environ.get("MOMENTOR_KFP_TOKEN_SECRET", "")  # Secret with key `token`, as the chart's pods
 GPU_RESOURCE = os.environ.get("MOMENTOR_GPU_RESOURCE", "nvidia.com/gpu")
+#: the momentor chart's TrainJob template (ConfigMap <release>-trainjob) for multi-node runs on KFP
+TRAINJOB_TEMPLATE = os.environ.get("MOMENTOR_TRAINJOB_TEMPLATE", "")
 GPUS = os.environ.get("MOMENTOR_GPUS", "")  # per GPU step; empty: 1 in pods, KFP's pipeline default on KFP
 #: how often the kfp mode's sensor asks KFP about the run, and how long it waits for it at most
 KFP_POLL = dt.timedelta(seconds=float(os.environ.get("MOMENTOR_KFP_POLL_SECONDS", "60")))

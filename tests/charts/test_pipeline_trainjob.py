@@ -97,3 +97,15 @@ def test_the_pipeline_runs_may_create_trainjobs_and_read_only_their_template(ren
     defaults = render(None)
     assert [o["metadata"]["name"] for o in defaults if o["kind"] in ("Role", "ConfigMap")] == [
         "rel-momentor-params", "rel-momentor"]
+
+
+def test_the_runs_the_chart_submits_find_this_releases_template_and_take_its_node_count(render):
+    for release in ("rel", "other"):
+        objects = render(PIPELINE, release=release)
+        configmap = only(objects, "ConfigMap", "-trainjob")["metadata"]["name"]
+        args = only(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        pipeline_args = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--arg"]
+        assert f"trainjob_template={configmap}" in pipeline_args and "nodes=2" in pipeline_args
+    # without the template, a scheduled run trains in its own pods: no TrainJob arguments
+    args = only(render(None), "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith(("trainjob_template=", "nodes="))]

@@ -125,7 +125,8 @@ def test_kfp_mode_submits_waits_in_reschedule_mode_and_follows_the_pipelines_gat
     drop = tmp_path / "drop"
     drop.mkdir()
     env = {"MOMENTOR_AIRFLOW_EXECUTION": "kfp", "MOMENTOR_KFP_POLL_SECONDS": "1",
-           "MOMENTOR_WORKSPACE": str(tmp_path / "ws"), "MOMENTOR_WORKSPACE_PVC": "team-workspace"}
+           "MOMENTOR_WORKSPACE": str(tmp_path / "ws"), "MOMENTOR_WORKSPACE_PVC": "team-workspace",
+           "MOMENTOR_TRAINJOB_TEMPLATE": "team-trainjob"}
     with KfpApiServer(branch=branch, running_polls=2) as server:
         result = _run(airflow_home, {"raw_data_uri": str(drop), "preset": "tiny", "nodes": 2,
                                      "overrides": ["train.instruct.max_steps=2"]},
@@ -138,6 +139,7 @@ def test_kfp_mode_submits_waits_in_reschedule_mode_and_follows_the_pipelines_gat
     assert parameters["raw_data_uri"] == str(drop)
     assert parameters["workspace_pvc"] == "team-workspace"  # the pipeline's pods mount the same claim
     assert parameters["nodes"] == 2  # each training stage a 2-node TrainJob (tests/components/test_trainjob_step.py)
+    assert parameters["trainjob_template"] == "team-trainjob"  # made from the momentor release's template
     assert sorted(parameters["overrides"]) == ['model.preset="tiny"', "train.instruct.max_steps=2"]
     assert not set(result["tasks"]) & {row["name"] for row in STEPS}  # no step ran in Airflow
     if branch == "promote":

@@ -232,6 +232,13 @@ spec:
         - --arg
         - {{ printf "raw_data_uri=%s" . | quote }}
         {{- end }}
+        {{- if $.Values.training.pipeline.enabled }}
+        {{- /* this release's TrainJob template (its name follows the release), and the runs' node count */}}
+        - --arg
+        - {{ printf "trainjob_template=%s" (include "momentor.trainJobTemplate" $) | quote }}
+        - --arg
+        - {{ printf "nodes=%d" (int $.Values.training.pipeline.nodes) | quote }}
+        {{- end }}
         {{- with .overrides }}
         {{- include "momentor.overrideArgs" . | trim | nindent 8 }}
         {{- end }}
