@@ -50,6 +50,15 @@ def test_answers_equal_the_python_api(server, clip, corpus_video, tiny_checkpoin
     assert captions.json()["events"] == [e.__dict__ for e in model.caption(corpus_video)]
     asked = _post(server, "/v1/ask", clip, question="What happens?").json()
     assert (asked["answer"], asked["timestamps"]) == model.ask(corpus_video, "What happens?")
+    highlights = _post(server, "/v1/highlights", clip, query="a red circle moves")
+    expected = model.highlights(corpus_video, "a red circle moves")
+    assert highlights.status_code == 200 and highlights.json()["saliency"] == expected.saliency
+    assert len(expected.saliency) == int(model.features(corpus_video)[1] // 2)  # one score per 2 s clip
+    labels = ["a red circle moves", "a blue square moves"]
+    segments = _post(server, "/v1/segments", clip, labels=json.dumps(labels))
+    assert segments.status_code == 200
+    assert segments.json()["segments"] == [s.__dict__ for s in model.segment(corpus_video, labels)]
+    assert {s["label"] for s in segments.json()["segments"]} <= {*labels, "background"}
 
 
 def test_several_requests_at_once_all_answer_the_same(server, clip):
