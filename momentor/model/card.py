@@ -34,7 +34,7 @@ def headline_values(result: dict) -> dict[str, float]:
 
 
 def card_metadata(cfg: config_lib.Config, base_models: dict, metrics: dict, baselines: dict,
-                  data_version: str | None, trainable: int, split: str = "test") -> dict:
+                  data_version: str | None, trainable: int, split: str = "test", base_model: str | None = None) -> dict:
     results = []
     for task, result in metrics.items():
         kind, name = TASKS.get(task, (task, task))
@@ -51,6 +51,7 @@ def card_metadata(cfg: config_lib.Config, base_models: dict, metrics: dict, base
         "license": "apache-2.0",
         "pipeline_tag": "video-text-to-text",
         "tags": ["video-llm", "temporal-grounding", "dense-video-captioning", "momentor", cfg.model.preset],
+        **({"base_model": base_model} if base_model else {}),  # the hub links the model to its LLM
         "model-index": [{"name": f"momentor-{cfg.model.preset}", "results": results}],
         "momentor": {
             "preset": cfg.model.preset,
@@ -65,10 +66,10 @@ def card_metadata(cfg: config_lib.Config, base_models: dict, metrics: dict, base
 
 
 def render_card(cfg: config_lib.Config, base_models: dict, metrics: dict, baselines: dict,
-                data_version: str | None, trainable: int) -> str:
+                data_version: str | None, trainable: int, base_model: str | None = None) -> str:
     import jinja2
 
-    meta = card_metadata(cfg, base_models, metrics, baselines, data_version, trainable)
+    meta = card_metadata(cfg, base_models, metrics, baselines, data_version, trainable, base_model=base_model)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=False,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     rows = []

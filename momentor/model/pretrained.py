@@ -52,6 +52,18 @@ def base_models(cfg: config_lib.Config) -> dict[str, str]:
     return {"llm": llm, "frame_encoder": frames}
 
 
+def hub_base_model(cfg: config_lib.Config) -> str | None:
+    """The LLM's model-hub id, for the card's ``base_model`` (None: a test model or a local folder)."""
+    from momentor.model.builders import preset_spec
+
+    llm = preset_spec(cfg.model).llm
+    if llm == "smollm2":
+        return "HuggingFaceTB/SmolLM2-135M-Instruct"
+    if llm == "tiny" or Path(llm).exists() or llm.count("/") != 1:
+        return None
+    return llm
+
+
 def save_pretrained(model: Momentor, cfg: config_lib.Config, folder: str | Path, *, metrics: dict | None = None,
                     data_version: str | None = None, baselines: dict | None = None) -> Path:
     """Write ``folder`` in the layout above, atomically (a killed write leaves no complete-looking folder).
@@ -86,7 +98,7 @@ def _write(state: dict, cfg: config_lib.Config, folder: str | Path, metrics, bas
         "momentor": config_lib.to_dict(cfg),
     }
     card = render_card(cfg, config["base_models"], metrics or {}, baselines or {}, data_version,
-                       trainable=sum(t.numel() for t in state.values()))
+                       trainable=sum(t.numel() for t in state.values()), base_model=hub_base_model(cfg))
     folder = Path(folder)
     partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:6]}.partial")
     partial.mkdir(parents=True)

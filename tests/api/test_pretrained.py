@@ -47,7 +47,7 @@ def test_layout_is_the_hugging_face_one(released, tiny_checkpoint):
 
 def test_model_card_carries_metrics_data_version_preset_and_use(released):
     meta = read_card_metadata(released / "README.md")
-    assert meta["library_name"] == "momentor"
+    assert meta["library_name"] == "momentor" and "base_model" not in meta  # the tiny test LLM is on no hub
     assert meta["momentor"]["preset"] == "tiny" and meta["momentor"]["data_version"] == "abc123"
     results = {r["task"]["type"]: {m["type"]: m["value"] for m in r["metrics"]} for r in meta["model-index"][0]["results"]}
     assert results["temporal-grounding"] == {"R1@0.5": 22.73, "mIoU": 22.89}  # counts are not metrics
@@ -128,3 +128,13 @@ def test_any_folder_kind_resolves(tiny_checkpoint, released, tmp_path):
     assert pretrained.resolve(tiny_checkpoint) == tiny_checkpoint
     with pytest.raises(FileNotFoundError, match="config.json"):
         pretrained.resolve(tmp_path)
+
+
+def test_the_card_links_the_llm_on_the_hub():
+    from momentor import config as config_lib
+
+    assert pretrained.hub_base_model(config_lib.from_dict({"model": {"preset": "cpu"}})) == (
+        "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert pretrained.hub_base_model(config_lib.from_dict({"model": {"preset": "paper"}})) == "lmsys/vicuna-7b-v1.1"
+    local = config_lib.from_dict({"model": {"preset": "paper", "llm_path": "/models/vicuna"}})
+    assert pretrained.hub_base_model(local) is None
