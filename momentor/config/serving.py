@@ -19,4 +19,7 @@ class ServeConfig(Section):
     concurrency: int = Field(
         1, ge=1, description="answers generated at once (each holds the model; more needs more memory)")
     queue: int = Field(8, ge=0, description="requests that may wait for a free slot; more get 503 at once")
+    reload_seconds: Float = Field(
+        30.0, ge=0, description="how often to check whether the champion link moved (then load the new release "
+        "beside the old one and swap); 0 = load once")
     max_query_chars: int = Field(1000, ge=1, description="longest query or question (longer: 422)")

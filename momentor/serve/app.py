@@ -4,7 +4,7 @@ Endpoints (``/docs`` has the OpenAPI page):
 
 - ``GET /healthz``: the process is alive (liveness); answers while the model loads.
 - ``GET /readyz``: 200 once the model is loaded, 503 before (readiness: no traffic until then).
-- ``GET /v1/model``: what is served (preset, source, the card's metadata).
+- ``GET /v1/model``: what is served (preset, source, the release it was loaded from, the card's metadata).
 - ``POST /v1/grounding`` (``video`` file, ``query``), ``/v1/captions`` (``video``), ``/v1/highlights``
   (``video``, ``query``), ``/v1/segments`` (``video``, ``labels``: a JSON list), ``/v1/ask`` (``video``,
   ``question``): multipart forms; JSON answers in seconds.
@@ -14,7 +14,8 @@ too long query (422), a video the decoder cannot read (422, the decoder's reason
 ``serve.max_upload_mb`` (413, refused from its Content-Length before it is read, or once the stream passes the
 limit). Concurrency is bounded: ``serve.concurrency`` answers are generated at once, ``serve.queue`` requests
 may wait for a slot, and the next get 503 with ``Retry-After`` at once (a load balancer retries elsewhere),
-rather than piling up until every client times out.
+rather than piling up until every client times out. A promotion reaches the server by itself: serving the
+champion, it loads the new release when the champion's link moves (:mod:`momentor.serve.served`).
 
 Why FastAPI and not KServe's model server: our requests are a video file plus a sentence and our answers are
 typed JSON (windows, events, labels); the Open Inference Protocol's tensor-in/tensor-out form would carry them
@@ -31,7 +32,6 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
@@ -43,34 +43,15 @@ from momentor.api.results import as_dict
 from momentor.config.serving import ServeConfig
 from momentor.data.quarantine import BadInput
 from momentor.serve.limits import Busy, Slots, UploadLimit
+from momentor.serve.served import Served
 
 log = logging.getLogger(__name__)
-
-
-class Served:
-    """The model behind the app, loaded in a thread so that liveness answers while it loads."""
-
-    def __init__(self, source: str | Path, load=None):
-        self.source = str(source)
-        self.model = None
-        self.error: str | None = None
-        self._load = load
-
-    def load(self) -> None:
-        from momentor import Momentor
-
-        try:
-            self.model = (self._load or Momentor.from_pretrained)(self.source)
-            log.info("serving %r", self.model)
-        except Exception as err:  # a model that cannot load keeps /readyz at 503 with the reason
-            self.error = f"{type(err).__name__}: {err}"
-            log.error("cannot load %s: %s", self.source, self.error)
 
 
 def create_app(source: str | Path, settings: ServeConfig | None = None, load=None) -> FastAPI:
     """The app serving the model at ``source`` (any folder ``Momentor.from_pretrained`` takes)."""
     settings = settings or ServeConfig()
-    served = Served(source, load)
+    served = Served(source, load, settings.reload_seconds)
     slots = Slots(settings.concurrency, settings.queue)
     # the answers run on these threads only: torch's OpenMP thread team is per calling thread, so a fixed
     # set of threads reuses its teams instead of starting new ones on whichever pool thread is free
@@ -78,8 +59,9 @@ def create_app(source: str | Path, settings: ServeConfig | None = None, load=Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        threading.Thread(target=served.load, name="momentor-load", daemon=True).start()
+        served.start()
         yield
+        served.stop()
         workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="momentor", summary="Momentor: when things happen in a video", lifespan=lifespan)
@@ -108,7 +90,8 @@ def create_app(source: str | Path, settings: ServeConfig | None = None, load=Non
 
             with contextlib.suppress(ValueError):
                 meta = read_card_metadata(card)
-        return {"source": str(model.source), "preset": model.config.model.preset, "card": meta}
+        return {"source": str(model.source), "loaded_from": served.target, "preset": model.config.model.preset,
+                "card": meta, "reload_error": served.error}
 
     async def answer(video: UploadFile, call):
         model = _ready(served)

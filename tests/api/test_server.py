@@ -173,3 +173,56 @@ def test_serve_takes_the_champions_model_by_default(tmp_path):
     assert model_source(cfg, None) == tmp_path / "champion" / "model"
     assert model_source(cfg, str(tmp_path / "champion")) == tmp_path / "champion" / "model"  # the chart's --model
     assert str(model_source(cfg, "elsewhere")) == "elsewhere"
+
+
+def test_a_promotion_reaches_the_running_server_without_a_restart(tiny_checkpoint, running_server, tmp_path,
+                                                                   corpus_video):
+    """Serving the champion, the server loads the new release when the champion's link moves, and answers
+    throughout; a release that cannot load leaves the old model serving and says why."""
+    import os
+    import time
+
+    import torch
+
+    from momentor.model import checkpoint, pretrained
+
+    releases = tmp_path / "champion.releases"
+    pretrained.release(tiny_checkpoint, releases / "a" / "model")
+    model, cfg = checkpoint.load(tiny_checkpoint, with_encoder=False)
+    with torch.no_grad():
+        for tensor in model.trainable_parameters().values():
+            tensor.mul_(-1.0)  # another model: answers differ
+    checkpoint.save(model, cfg, tmp_path / "other")
+    pretrained.release(tmp_path / "other", releases / "b" / "model")
+    (releases / "broken" / "model").mkdir(parents=True)
+    champion = tmp_path / "champion"
+
+    def point(release: str) -> None:  # as promotion swaps it: one rename of a new link
+        os.symlink(f"champion.releases/{release}", tmp_path / "link")
+        os.replace(tmp_path / "link", champion)
+
+    def wait_for(release: str, key: str = "loaded_from") -> dict:
+        deadline = time.monotonic() + 120
+        while True:
+            info = httpx.get(f"{running.url}/v1/model").json()
+            if release in str(info[key] or ""):
+                return info
+            assert time.monotonic() < deadline, info
+            time.sleep(0.1)
+
+    point("a")
+    with running_server(create_app(champion / "model", ServeConfig(reload_seconds=0.2))) as running:
+        running.wait_ready()
+        wait_for("/a/")
+        clip = (corpus_video.name, corpus_video.read_bytes())
+        first = _post(running, "/v1/ask", clip, question="What happens?").json()
+        point("b")
+        info = wait_for("/b/")
+        assert info["reload_error"] is None
+        second = _post(running, "/v1/ask", clip, question="What happens?").json()
+        expected = Momentor.from_pretrained(releases / "b" / "model").ask(corpus_video, "What happens?")
+        assert (second["answer"], second["timestamps"]) == expected and second != first
+        point("broken")
+        info = wait_for("broken", key="reload_error")
+        assert "/b/" in info["loaded_from"] and "is neither a checkpoint" in info["reload_error"]
+        assert _post(running, "/v1/ask", clip, question="What happens?").json() == second  # b still serves

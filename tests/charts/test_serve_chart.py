@@ -22,7 +22,8 @@ def test_serves_the_champion_read_only_from_the_workspace_claim(render):
     assert {"mountPath": "/workspace", "name": "workspace", "readOnly": True} in container["volumeMounts"]
     args = container["args"]
     assert args[:2] == ["serve", "--params"] and args[args.index("--model") + 1] == "/workspace/champion"
-    assert sorted(override_args(args)) == ["serve.concurrency=1", "serve.max_upload_mb=50", "serve.queue=8"]
+    assert sorted(override_args(args)) == ["serve.concurrency=1", "serve.max_upload_mb=50", "serve.queue=8",
+                                           "serve.reload_seconds=30"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["replicas"] == 2 and spec["automountServiceAccountToken"] is False
