@@ -31,7 +31,7 @@ from components.predict.component import predict
 from components.promote.component import promote
 from components.report.component import report
 from components.rescore_champion.component import rescore_champion
-from components.train.component import train
+from components.train.component import train, train_pod
 from components.validate.component import validate
 from momentor import steps
 
@@ -40,17 +40,24 @@ WORKSPACE = "/workspace"  # where the workspace claim is mounted in every pod th
 EVAL_TASKS = list(steps.EVAL_TASKS)
 #: retries of every task: a lost node or an evicted pod costs a retry, not the run
 RETRY = {"num_retries": 3, "backoff_duration": "60s", "backoff_factor": 2.0, "backoff_max_duration": "1800s"}
-#: tasks that are not steps of the table (the run's config and its data version): light resources
-INFRASTRUCTURE = ("resolve_config", "data_version", "shard_plan")
+#: tasks that are not steps of the table (the run's config, its data version, the shards, the training pods'
+#: size): light resources
+INFRASTRUCTURE = ("resolve_config", "data_version", "shard_plan", "train_pod")
 
 
-def _on(task, step: str, image, gpus=None, workspace_pvc=None):
+def _on(task, step: str, image, gpus=None, workspace_pvc=None, pod=None):
     """Run ``task`` as the table's step ``step``: its name, image, resources, retries, and the workspace volume
-    when ``workspace_pvc`` is given. GPU steps get ``gpus`` accelerators."""
+    when ``workspace_pvc`` is given. GPU steps get ``gpus`` accelerators; with ``pod`` (a :func:`train_pod`
+    task) the resources and accelerators are its outputs instead, set at run time."""
     if step in INFRASTRUCTURE:
         need = dict(zip(("cpu", "memory", "gpu"), steps.RESOURCES["light"]))
     else:
         need = steps.resources(step)
+    if pod is not None:
+        sized = pod.outputs
+        need = {"cpu": sized["cpu"], "memory": sized["memory"], "gpu": False}
+        task.set_accelerator_type(sized["accelerator"]).set_accelerator_limit(sized["accelerators"])
+        task.after(pod)  # kfp 2.17 makes no dependency of a resource's producer: the task would not wait for it
     task.set_display_name(step.replace("_", "-")).set_container_image(image)
     task.set_cpu_request(need["cpu"]).set_memory_request(need["memory"]).set_memory_limit(need["memory"])
     task.set_retry(**RETRY)
@@ -191,10 +198,16 @@ def momentor_pipeline(
     stage_inputs = {"params": params, "manifest": corpus, "features": frames, "data_version": version,
                     "workspace": workspace, "nodes": nodes, "gpus": gpus, "image": image,
                     "trainjob_template": trainjob_template}
-    gesm = _on(train(stage="gesm", **stage_inputs), "train_gesm", image, gpus, workspace_pvc)
+    # With nodes > 1 a training task only creates a TrainJob and waits for it; its pod must then hold no GPU,
+    # or on a cluster of exactly `nodes` GPU nodes the job could never be scheduled. One task per stage whose
+    # resources the train_pod task computes at run time (KFP's driver resolves them), not dsl.If(nodes > 1)
+    # with a light and a GPU task: their models would need dsl.OneOf, which kfp 2.17's local runner cannot
+    # resolve for artifacts ("Expected 1 artifact in ArtifactSelectorSpec. Got: 2"); the pipeline runs locally.
+    pod = _on(train_pod(nodes=nodes, gpus=gpus, accelerator=ACCELERATOR), "train_pod", image)
+    gesm = _on(train(stage="gesm", **stage_inputs), "train_gesm", image, workspace_pvc=workspace_pvc, pod=pod)
     gesm.after(instructions)
     instruct = _on(train(stage="instruct", init_model=gesm.outputs["model"], **stage_inputs), "train_instruct",
-                   image, gpus, workspace_pvc)
+                   image, workspace_pvc=workspace_pvc, pod=pod)
     candidate = instruct.outputs["model"]
 
     predictions = _on(predict(params=params, manifest=corpus, features=frames, model=candidate, split=eval_split),

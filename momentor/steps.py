@@ -295,3 +295,13 @@ def resources(name: str) -> dict:
     """``{"cpu", "memory", "gpu"}`` of the step called ``name``."""
     cpu, memory, gpu = RESOURCES[step(name).resources]
     return {"cpu": cpu, "memory": memory, "gpu": gpu}
+
+
+def training_pod(nodes: int, gpus: int) -> dict:
+    """``{"cpu", "memory", "accelerators"}`` of a training step's own pod on a cluster. On one node it trains:
+    the ``train`` resources and ``gpus`` accelerators. With ``nodes > 1`` it only creates a Kubeflow Trainer
+    TrainJob and waits for it (``momentor trainjob``; the job's pods train): ``light`` resources and no
+    accelerator, or it would hold GPUs of the nodes the job is waiting for (on a cluster of exactly ``nodes``
+    GPU nodes, the job could never be scheduled)."""
+    cpu, memory, _ = RESOURCES["light" if nodes > 1 else "train"]
+    return {"cpu": cpu, "memory": memory, "accelerators": 0 if nodes > 1 else max(gpus, 0)}

@@ -45,6 +45,15 @@ def _by_step() -> dict:
             and not t["componentRef"]["name"].startswith(("comp-condition", "comp-for-loop"))}
 
 
+#: the training executors, whose resources the train-pod task computes at run time (test_trainjob_pipeline.py)
+SIZED = ("exec-train", "exec-train-2")
+
+
+def _from_task(channel: str) -> str:
+    """A resource set at run time: the placeholder KFP's driver fills from the task's input ``channel``."""
+    return f"{{{{$.inputs.parameters['pipelinechannel--{channel}']}}}}"
+
+
 def test_every_task_runs_in_the_image_parameter_with_requests():
     spec = _spec()
     executors = spec["deploymentSpec"]["executors"]
@@ -63,8 +72,12 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
     assert gpu == {"exec-features-shard", "exec-train", "exec-train-2", "exec-predict", "exec-rescore-champion"}
     for name in gpu:
         accelerator = containers[name]["resources"]["accelerator"]
-        assert accelerator["resourceType"] == "nvidia.com/gpu"
-        assert accelerator["resourceCount"] == "{{$.inputs.parameters['pipelinechannel--gpus']}}"
+        if name in SIZED:  # by the train-pod task's outputs: none while waiting for a TrainJob
+            assert accelerator["resourceType"] == _from_task("train-pod-accelerator")
+            assert accelerator["resourceCount"] == _from_task("train-pod-accelerators")
+        else:
+            assert accelerator["resourceType"] == "nvidia.com/gpu"
+            assert accelerator["resourceCount"] == _from_task("gpus")
 
 
 def test_parameters_carry_only_overrides_and_locations():
@@ -104,14 +117,16 @@ def test_export_and_promote_run_only_if_the_gate_passed_and_the_report_on_both_b
 
 def test_the_pipeline_runs_exactly_the_step_tables_steps():
     shards = {f"{s.name}_shard" for s in steps.enabled_steps() if s.sharded}  # a sharded step's ParallelFor body
-    ran = set(_by_step()) - {"resolve_config", "data_version", "shard_plan"} - shards
+    ran = set(_by_step()) - {"resolve_config", "data_version", "shard_plan", "train_pod"} - shards
     assert ran == {s.name for s in steps.enabled_steps()} and shards <= set(_by_step())
     for name, task in _by_step().items():
         if name in ran | shards:
             spec = _spec()["deploymentSpec"]["executors"][f"exec-{task['componentRef']['name'][5:]}"]
             resources = spec["container"]["resources"]
             need = steps.resources(name.removesuffix("_shard"))
-            assert resources["resourceMemoryLimit"] == need["memory"], name
+            sized = f"exec-{task['componentRef']['name'][5:]}" in SIZED
+            memory = _from_task("train-pod-memory") if sized else need["memory"]
+            assert resources["resourceMemoryLimit"] == memory, name
             gpu = need["gpu"] and not (name in ran and steps.step(name).sharded)  # a merge links the shards' parts
             assert "accelerator" in resources if gpu else "accelerator" not in resources, name
 
