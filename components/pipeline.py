@@ -47,8 +47,10 @@ INFRASTRUCTURE = ("resolve_config", "data_version", "shard_plan", "train_pod")
 
 def _on(task, step: str, image, gpus=None, workspace_pvc=None, pod=None):
     """Run ``task`` as the table's step ``step``: its name, image, resources, retries, and the workspace volume
-    when ``workspace_pvc`` is given. GPU steps get ``gpus`` accelerators; with ``pod`` (a :func:`train_pod`
-    task) the resources and accelerators are its outputs instead, set at run time."""
+    when ``workspace_pvc`` is given. GPU steps get ``gpus``, an ``(accelerator type, count)`` pair of strings
+    or string channels (KFP's driver reads a resource placeholder as a string: an integer channel would read
+    as "" and the step get no GPU on a cluster); with ``pod`` (a :func:`train_pod` task) the resources and
+    accelerators are its outputs instead, set at run time."""
     if step in INFRASTRUCTURE:
         need = dict(zip(("cpu", "memory", "gpu"), steps.RESOURCES["light"]))
     else:
@@ -62,7 +64,7 @@ def _on(task, step: str, image, gpus=None, workspace_pvc=None, pod=None):
     task.set_cpu_request(need["cpu"]).set_memory_request(need["memory"]).set_memory_limit(need["memory"])
     task.set_retry(**RETRY)
     if need["gpu"] and gpus is not None:
-        task.set_accelerator_type(ACCELERATOR).set_accelerator_limit(gpus)
+        task.set_accelerator_type(gpus[0]).set_accelerator_limit(gpus[1])
     if workspace_pvc is not None:
         kubernetes.mount_pvc(task, pvc_name=workspace_pvc, mount_path=WORKSPACE)
     return task
@@ -106,13 +108,17 @@ def gate_and_release(params, candidate, evaluation: dict, references: dict, cham
     return decision
 
 
-def references(params, manifest, features, champion_dir, split, image, gpus=None, workspace_pvc=None) -> dict:
-    """The baselines' and the champion's results on the evaluation split: what the gate compares with."""
+def references(params, manifest, features, champion_dir, split, image, gpus=None, workspace_pvc=None,
+               after=None) -> dict:
+    """The baselines' and the champion's results on the evaluation split: what the gate compares with.
+    ``gpus``: the re-scoring's accelerator type and count (see :func:`_on`), from the task ``after``."""
     fixed = _on(baselines(params=params, manifest=manifest, tasks=EVAL_TASKS, split=split), "baselines", image)
     # the champion is state on the workspace volume, outside the artifacts: never cached
     champion = _on(rescore_champion(params=params, manifest=manifest, features=features, tasks=EVAL_TASKS,
                                     split=split, champion_dir=champion_dir), "rescore_champion", image, gpus,
                    workspace_pvc).set_caching_options(False)
+    if after is not None:
+        champion.after(after)  # kfp 2.17 makes no dependency of a resource's producer
     return {"baseline_results": fixed.outputs["results"], "champion_results": champion.outputs["results"]}
 
 
@@ -121,9 +127,10 @@ def sharded_features(params, manifest, data: dict, plan, image, gpus=None, works
     ``pipeline.shards``, with the raw data and its version), each cached by its own inputs (its shard among
     them), then the merge; the merge task."""
     with dsl.ParallelFor(plan, name="features-shards") as item:
+        accelerator = {"accelerator": gpus[0], "accelerators": gpus[1]} if gpus is not None else {}
         part = _on(features_shard(params=params, manifest=manifest, shard=item.shard, raw=item.raw,
-                                  data_version=item.data_version, gpus=gpus or 0), "features", image, gpus,
-                   workspace_pvc).set_display_name("features-shard")
+                                  data_version=item.data_version, **accelerator),
+                   "features", image, gpus, workspace_pvc).set_display_name("features-shard")
     return _on(features(params=params, manifest=manifest, parts=dsl.Collected(part.outputs["part"]), **data),
                "features", image, workspace_pvc=workspace_pvc)  # links the parts: no accelerator
 
@@ -186,7 +193,10 @@ def momentor_pipeline(
     manifest = _on(ingest(params=params, **data), "ingest", image, workspace_pvc=workspace_pvc
                    ).outputs["manifest"]
     plan = _on(shard_plan(params=params, **data), "shard_plan", image).output
-    extracted = sharded_features(params, manifest, data, plan, image, gpus, workspace_pvc)
+    # the steps' resources, computed at run time: KFP's driver reads them as strings (see train_pod)
+    pod = _on(train_pod(nodes=nodes, gpus=gpus, accelerator=ACCELERATOR), "train_pod", image)
+    step_gpus = (pod.outputs["step_accelerator"], pod.outputs["step_accelerators"])  # features, predict, re-scoring
+    extracted = sharded_features(params, manifest, data, plan, image, step_gpus, workspace_pvc)
     frames, manifest = extracted.outputs["features"], extracted.outputs["updated_manifest"]
     checked = _on(validate(params=params, manifest=manifest, features=frames, suites=["manifest", "features"],
                            **data), "validate", image, workspace_pvc=workspace_pvc)
@@ -203,7 +213,6 @@ def momentor_pipeline(
     # resources the train_pod task computes at run time (KFP's driver resolves them), not dsl.If(nodes > 1)
     # with a light and a GPU task: their models would need dsl.OneOf, which kfp 2.17's local runner cannot
     # resolve for artifacts ("Expected 1 artifact in ArtifactSelectorSpec. Got: 2"); the pipeline runs locally.
-    pod = _on(train_pod(nodes=nodes, gpus=gpus, accelerator=ACCELERATOR), "train_pod", image)
     gesm = _on(train(stage="gesm", **stage_inputs), "train_gesm", image, workspace_pvc=workspace_pvc, pod=pod)
     gesm.after(instructions)
     instruct = _on(train(stage="instruct", init_model=gesm.outputs["model"], **stage_inputs), "train_instruct",
@@ -211,11 +220,12 @@ def momentor_pipeline(
     candidate = instruct.outputs["model"]
 
     predictions = _on(predict(params=params, manifest=corpus, features=frames, model=candidate, split=eval_split),
-                      "predict", image, gpus).outputs["predictions"]
+                      "predict", image, step_gpus).after(pod).outputs["predictions"]
     scored = _on(evaluate(params=params, manifest=corpus, predictions=predictions, tasks=EVAL_TASKS,
                           split=eval_split), "evaluate", image)
     evaluation = {"metrics_file": scored.outputs["metrics_file"], "results": scored.outputs["results"],
                   "predictions": predictions}
-    compared = references(params, corpus, frames, champion_dir, eval_split, image, gpus, workspace_pvc)
+    compared = references(params, corpus, frames, champion_dir, eval_split, image, step_gpus, workspace_pvc,
+                          after=pod)
     return gate_and_release(params, candidate, evaluation, compared, champion_dir, image, workspace_pvc,
                             gesm_model=gesm.outputs["model"], data_version=version)

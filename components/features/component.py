@@ -22,11 +22,13 @@ def shard_plan(params: Input[Artifact], raw: str, data_version: str) -> list:
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def features_shard(params: Input[Artifact], raw: str, data_version: str, manifest: Input[Dataset], shard: str,
-                   part: Output[Dataset], gpus: int = 0):
+                   part: Output[Dataset], accelerator: str = "", accelerators: str = "0"):
     """``momentor features --shard K/N``: the features of shard K's videos (its part, with its quarantine
     entries). KFP caches each shard by its inputs, ``shard`` included: a retried or re-run shard redoes
-    only its own videos. ``gpus`` is the task's accelerator count, an input so that KFP hands the pipeline's
-    ``gpus`` into the ParallelFor (kfp 2.17 does not for an accelerator limit alone: the loop then lacks it)."""
+    only its own videos. ``accelerator`` and ``accelerators`` are the task's accelerator type and count (strings:
+    KFP's driver reads resources as strings), inputs so that KFP hands them into the ParallelFor (kfp 2.17 does
+    not for a resource alone: the loop then lacks them). The local runner replaces an upstream output that a
+    loop reads with the loop item: they are not read here, and it sets no resources."""
     from momentor.artifact_workspace import run_verb
     from momentor.data.shards import parse_shard, part_dir
 

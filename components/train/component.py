@@ -10,16 +10,19 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def train_pod(nodes: int, gpus: int, accelerator: str) -> NamedTuple(
-        "TrainPod", [("cpu", str), ("memory", str), ("accelerator", str), ("accelerators", str)]):
+        "TrainPod", [("cpu", str), ("memory", str), ("accelerator", str), ("accelerators", str),
+                     ("step_accelerator", str), ("step_accelerators", str)]):
     """What the pod of each training task requests (``momentor.steps.training_pod``), set as its resources at
     run time: on one node it trains, with ``gpus`` accelerators of type ``accelerator``; with ``nodes > 1`` it
     only waits for its TrainJob, light and with no accelerator (type ``""``: KFP's driver then adds none), so
-    the GPUs stay free for the job's nodes. All strings: the driver reads a resource's value as a string (a
-    number would read as ``""`` and the accelerator limit be dropped)."""
+    the GPUs stay free for the job's nodes. ``step_accelerator(s)``: those of the other GPU steps that run in
+    their own pod (prediction, the champion's re-scoring): ``gpus`` whatever ``nodes``. All strings: the driver
+    reads a resource's value as a string (a number would read as ``""`` and the accelerator limit be dropped)."""
     from momentor.steps import training_pod
 
     need = training_pod(nodes, gpus)
-    return need["cpu"], need["memory"], accelerator if need["accelerators"] else "", str(need["accelerators"])
+    return (need["cpu"], need["memory"], accelerator if need["accelerators"] else "", str(need["accelerators"]),
+            accelerator if gpus > 0 else "", str(max(gpus, 0)))
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

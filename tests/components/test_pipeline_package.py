@@ -75,9 +75,11 @@ def test_every_task_runs_in_the_image_parameter_with_requests():
         if name in SIZED:  # by the train-pod task's outputs: none while waiting for a TrainJob
             assert accelerator["resourceType"] == _from_task("train-pod-accelerator")
             assert accelerator["resourceCount"] == _from_task("train-pod-accelerators")
-        else:
-            assert accelerator["resourceType"] == "nvidia.com/gpu"
-            assert accelerator["resourceCount"] == _from_task("gpus")
+        else:  # strings from the train-pod task too: the driver reads a resource as a string (an int as "")
+            assert accelerator["resourceType"] == _from_task("train-pod-step_accelerator")
+            assert accelerator["resourceCount"] == _from_task("train-pod-step_accelerators")
+    # no GPU count comes from the integer pipeline parameter `gpus` itself
+    assert not [n for n in gpu if "'pipelinechannel--gpus'" in str(containers[n]["resources"])]
 
 
 def test_parameters_carry_only_overrides_and_locations():

@@ -157,3 +157,6 @@ def test_a_waiting_training_pod_holds_no_gpu_and_a_training_one_its_gpus(compile
         # chart binds pipeline-runner to the Role that creates TrainJobs): none is set per task
         platform = compiled["platform"]["executors"][executor]
         assert set(platform) == {"pvcMount"} and platform["pvcMount"][0]["mountPath"] == "/workspace", step
+    # the other GPU steps (feature shards, prediction, re-scoring) get `gpus` whatever `nodes`, as strings
+    assert (outputs["step_accelerators"], outputs["step_accelerator"]) == (
+        str(gpus), "nvidia.com/gpu" if gpus else "")
