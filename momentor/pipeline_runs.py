@@ -225,10 +225,7 @@ def data_version(raw: str | Path | None, cfg: config_lib.Config) -> dict:
         raise config_lib.ConfigError(str(err)) from err
     dvc_file = raw.with_name(raw.name + ".dvc")
     if dvc_file.is_file():
-        import yaml
-
-        outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
-        found["dvc_md5"] = outs[0].get("md5")
+        found["dvc_md5"] = version.dvc_md5(dvc_file)
     return found
 
 

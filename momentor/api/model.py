@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 from momentor.api.results import Event, Highlights, Segment, Window
-from momentor.data.quarantine import BadInput
 from momentor.api.video import features_of
+from momentor.data.quarantine import BadInput
 
 
 class Momentor:

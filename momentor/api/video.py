@@ -68,15 +68,15 @@ def _file_features(cfg: Config, path: Path, m: int, featurizer) -> tuple[torch.T
     included); a file that cannot be decoded is a :class:`momentor.data.decode.DecodeError` saying why."""
     from momentor.data.decode import sample_frames
 
-    short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
-    frames, times = sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
+    frames, times = sample_frames(path, m, short_side=featurizer.short_side, seek_gap_s=cfg.data.seek_gap_s)
     return featurizer(frames), float(times[-1])
 
 
 def _frames_features(video: Frames, m: int, featurizer) -> tuple[torch.Tensor, float]:
     import cv2
 
-    from momentor.data.decode import sample_times
+    from momentor.data.decode import sample_times, scaled_size
+
     frames = np.asarray(video.frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise BadVideo(f"frames of shape {frames.shape} and dtype {frames.dtype}", "give uint8 RGB (t, h, w, 3)")
@@ -85,9 +85,7 @@ def _frames_features(video: Frames, m: int, featurizer) -> tuple[torch.Tensor, f
     duration = len(frames) / video.fps
     # the frame on screen at each sample time, as the decoder picks it
     index = np.minimum((sample_times(duration, m) * video.fps + 1e-6).astype(int), len(frames) - 1)
-    short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
     height, width = frames.shape[1:3]
-    scale = short_side / min(height, width)
-    size = tuple(max(2, round(side * scale / 2) * 2) for side in (width, height))
+    size = scaled_size(width, height, featurizer.short_side)  # as the decoder resizes
     picked = np.stack([cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA) for i in index])
     return featurizer(picked), float(duration)

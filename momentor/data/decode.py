@@ -110,12 +110,18 @@ def probe_video(path: str | Path) -> VideoInfo:
         return video_info(container)
 
 
+def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) scaled so that the shorter side is ``short_side``, each rounded to an even number
+    (even sizes keep swscale's chroma handling exact)."""
+    scale = short_side / min(width, height)
+    return tuple(max(2, round(side * scale / 2) * 2) for side in (width, height))
+
+
 def _to_rgb(frame: av.VideoFrame, short_side: int | None) -> np.ndarray:
     if short_side is None:
         return frame.to_ndarray(format="rgb24")
-    scale = short_side / min(frame.width, frame.height)
-    # even sizes keep swscale's chroma handling exact; AREA averages instead of aliasing when shrinking
-    width, height = (max(2, round(side * scale / 2) * 2) for side in (frame.width, frame.height))
+    width, height = scaled_size(frame.width, frame.height, short_side)
+    # AREA averages instead of aliasing when shrinking
     return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
 
 

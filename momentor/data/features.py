@@ -123,6 +123,11 @@ class FrameFeaturizer:
         else:
             self.encoder = build_encoder(self.spec, seed=seed)
 
+    @property
+    def short_side(self) -> int:
+        """The shorter side, in pixels, that frames are decoded at for this encoder."""
+        return getattr(self.encoder, "image_size", self.spec.image_size)
+
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         out = []
@@ -183,8 +188,7 @@ def extract_features(cfg: Config, manifest_dir: str | Path | None = None, progre
         meta = _metadata(target) if target.exists() else {}
         if sha and meta.get("sha256") == sha and meta.get("encoder_id") == featurizer.spec.id:
             return row, sha, None
-        short_side = getattr(featurizer.encoder, "image_size", featurizer.spec.image_size)
-        return row, sha, sample_frames(path, m, short_side=short_side, seek_gap_s=cfg.data.seek_gap_s)
+        return row, sha, sample_frames(path, m, short_side=featurizer.short_side, seek_gap_s=cfg.data.seek_gap_s)
 
     counts = {
         "videos": len(with_file),

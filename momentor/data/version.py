@@ -165,3 +165,11 @@ def write_listing(version: dict, path: str | Path) -> Path:
 
     return atomic.write_json(path, {"version": version["version"], "raw": version["raw"],
                                     "listing": version["listing"]}, indent=1)
+
+
+def dvc_md5(dvc_file: str | Path) -> str | None:
+    """The md5 a ``.dvc`` file records for its (first) output (None: it records none)."""
+    import yaml
+
+    outs = (yaml.safe_load(Path(dvc_file).read_text()) or {}).get("outs") or [{}]
+    return outs[0].get("md5") if isinstance(outs[0], dict) else None

@@ -155,14 +155,15 @@ def recorded_data_version(folder: str | Path = ".") -> str | None:
     else None."""
     import yaml
 
+    from momentor.data.version import dvc_md5
+
     folder = Path(folder)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return str(json.loads((folder / "data_version.json").read_text())["version"])
     try:
-        outs = yaml.safe_load((folder / "data.dvc").read_text()).get("outs") or []
+        md5 = dvc_md5(folder / "data.dvc")
     except (OSError, AttributeError, yaml.YAMLError):
         return None
-    md5 = outs[0].get("md5") if outs and isinstance(outs[0], dict) else None
     return f"dvc:{md5}" if md5 else None
 
 

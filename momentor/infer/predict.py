@@ -219,27 +219,28 @@ def predict(
 
 def write_grounding(out: str | Path, rows: list[dict]) -> Path:
     """``<out>/grounding.json``: JSON Lines of the grounding evaluator."""
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return _write(Path(out) / TASK_FILES["grounding"], "".join(json.dumps(r) + "\n" for r in rows))
+    return _write(out, "grounding", _json_lines(rows))
 
 
 def write_dense_captioning(out: str | Path, results: dict) -> Path:
     """``<out>/dense_captioning.json``: the dense-captioning evaluator's ``{"results": ...}``."""
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return _write(Path(out) / TASK_FILES["dense_captioning"], json.dumps(results, indent=1))
+    return _write(out, "dense_captioning", json.dumps(results, indent=1))
 
 
 def write_highlights(out: str | Path, lines: list[dict]) -> Path:
     """``<out>/qvhighlights.json``: JSON Lines of QVHighlights' prediction format."""
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return _write(Path(out) / TASK_FILES["qvhighlights"], "".join(json.dumps(r) + "\n" for r in lines))
+    return _write(out, "qvhighlights", _json_lines(lines))
 
 
 def write_segmentation(out: str | Path, labels: dict[str, list[str]]) -> Path:
     """``<out>/action_segmentation.json``: ``{video_id: [label per frame]}``."""
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return _write(Path(out) / TASK_FILES["action_segmentation"], json.dumps(labels))
+    return _write(out, "action_segmentation", json.dumps(labels))
 
 
-def _write(path: Path, text: str) -> Path:
-    return atomic.write_text(path, text)  # a reader never sees half a file
+def _json_lines(rows: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def _write(out: str | Path, task: str, text: str) -> Path:
+    """``<out>/<the task's file>``, written atomically (a reader never sees half a file; ``out`` is made)."""
+    return atomic.write_text(Path(out) / TASK_FILES[task], text)

@@ -80,11 +80,8 @@ def release(source: str | Path, folder: str | Path, *, metrics: dict | None = No
     """:func:`save_pretrained` of a checkpoint folder without building its model (no LLM is loaded: for the
     paper preset that would be 13 GB read to copy a few MB)."""
     source = resolve(source)
-    if is_pretrained(source):
-        state, cfg = load_file(str(source / WEIGHTS)), load_config(source)
-    else:
-        state, cfg = load_file(str(source / checkpoint.WEIGHTS)), checkpoint.load_config(source)
-    return _write(state, cfg, folder, metrics, baselines, data_version)
+    return _write(load_file(str(weights_file(source))), load_config(source), folder, metrics, baselines,
+                  data_version)
 
 
 def _write(state: dict, cfg: config_lib.Config, folder: str | Path, metrics, baselines, data_version) -> Path:
@@ -139,11 +136,9 @@ def load(path: str | Path, with_encoder: bool = True) -> tuple[Momentor, config_
     from momentor.model.builders import build_model
 
     folder = resolve(path)
-    if not is_pretrained(folder):
-        return checkpoint.load(folder, with_encoder=with_encoder)
     cfg = load_config(folder)
     model = build_model(cfg.model, seed=cfg.seed, with_encoder=with_encoder)
-    checkpoint.load_state(model, load_file(str(folder / WEIGHTS)), folder)
+    checkpoint.load_state(model, load_file(str(weights_file(folder))), folder)
     return model, cfg
 
 
